@@ -1,0 +1,143 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Nova's in-process cloud with computes on precache.PrecacheLibvirtDriver.
+
+Everything is nova's own functional harness (API, conductor, scheduler,
+placement, Glance fixture, libvirt computes); only libvirt is nova's fake,
+since there is no hypervisor here. Two things are added:
+
+* each compute has its own instances_path. ``CONF.host`` and
+  ``CONF.instances_path`` are process-wide, so every call that runs as one
+  compute (a boot, an image cache pass) goes through ``as_host()``;
+  otherwise nova's pass would count that host's instances as remote.
+* ``RealImageBackend`` undoes the harness's mocks of nova's image backend,
+  so a spawn downloads through nova, writes a real base file in ``_base``
+  and a real qcow2 overlay with real qemu-img.
+"""
+
+import contextlib
+import io
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import fixtures
+from nova import context as nova_context
+from nova.tests import fixtures as nova_fixtures
+from nova.tests.functional.libvirt import base
+from nova.virt.libvirt import driver as libvirt_driver
+from nova.virt.libvirt import imagebackend
+from nova.virt.libvirt import utils as libvirt_utils
+
+# Captured at import, before any test fixture replaces them.
+_REAL_IMAGE_BACKEND = {
+    'nova.virt.libvirt.utils.fetch_image': libvirt_utils.fetch_image,
+    'nova.virt.libvirt.utils.fetch_raw_image': libvirt_utils.fetch_raw_image,
+    'nova.virt.libvirt.imagebackend.Backend.backend':
+        imagebackend.Backend.backend,
+    'nova.virt.libvirt.driver.LibvirtDriver._create_image':
+        libvirt_driver.LibvirtDriver._create_image,
+    'nova.virt.libvirt.driver.LibvirtDriver._create_ephemeral':
+        libvirt_driver.LibvirtDriver._create_ephemeral,
+    'nova.virt.libvirt.driver.LibvirtDriver._create_swap':
+        libvirt_driver.LibvirtDriver._create_swap,
+}
+
+
+class RealImageBackend(fixtures.Fixture):
+    """Spawns prepare disks with nova's real code and real qemu-img."""
+
+    def _setUp(self):
+        for name, real in _REAL_IMAGE_BACKEND.items():
+            self.useFixture(fixtures.MonkeyPatch(name, real))
+
+
+def qcow2_image(virtual_size='64M'):
+    """Bytes of a real, empty qcow2 image made by qemu-img."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, 'image.qcow2')
+        subprocess.run(['qemu-img', 'create', '-q', '-f', 'qcow2', path,
+                        virtual_size], check=True)
+        with open(path, 'rb') as f:
+            return f.read()
+
+
+def backing_chain(disk):
+    """Files qemu would open for ``disk``: it fails if a layer is missing."""
+    out = subprocess.run(
+        ['qemu-img', 'info', '--backing-chain', '--output=json', '-U', disk],
+        check=True, capture_output=True, text=True).stdout
+    return [layer['filename'] for layer in json.loads(out)]
+
+
+class PrecacheServersTestBase(base.ServersTestBase):
+
+    def setUp(self):
+        self.instances_paths = {}
+        super().setUp()
+        self.useFixture(nova_fixtures.PrivsepFixture())
+        self.ctxt = nova_context.get_admin_context()
+
+    def _setup_services(self):
+        # The nova wheel installs api-paste.ini under <prefix>/etc/nova,
+        # not where nova's ConfFixture looks for it.
+        self.flags(api_paste_config=os.path.join(
+            sys.prefix, 'etc', 'nova', 'api-paste.ini'), group='wsgi')
+        super()._setup_services()
+
+    def _setup_compute_service(self):
+        self.flags(compute_driver='precache.PrecacheLibvirtDriver')
+
+    def start_compute(self, hostname='compute1', **kwargs):
+        path = os.path.join(self.useFixture(fixtures.TempDir()).path,
+                            hostname)
+        os.makedirs(path)
+        self.instances_paths[hostname] = path
+        with self.as_host(hostname):
+            return super().start_compute(hostname=hostname, **kwargs)
+
+    @contextlib.contextmanager
+    def as_host(self, hostname):
+        """Run the enclosed calls as compute ``hostname`` would see CONF."""
+        with nova_fixtures.ConfPatcher(
+                host=hostname,
+                instances_path=self.instances_paths[hostname]):
+            yield
+
+    def base_dir(self, hostname):
+        return os.path.join(self.instances_paths[hostname], '_base')
+
+    def create_image(self, data, disk_format='qcow2', **meta):
+        meta.update(name=meta.get('name', 'precache-test'),
+                    disk_format=disk_format, container_format='bare',
+                    size=len(data), visibility='public', properties={})
+        return self.glance.create(self.ctxt, meta, data=io.BytesIO(data))
+
+    def boot(self, hostname, image_id, **kwargs):
+        with self.as_host(hostname):
+            return self._create_server(image_uuid=image_id, host=hostname,
+                                       networks='none', **kwargs)
+
+    def run_image_cache_pass(self, hostname):
+        """nova-compute's periodic task, as that compute runs it."""
+        manager = self.computes[hostname].manager
+        with self.as_host(hostname):
+            cell = self.cell_mappings['cell1']
+            with nova_context.target_cell(self.ctxt, cell) as cctxt:
+                manager._run_image_cache_manager_pass(cctxt)
+
+    def instance_disk(self, hostname, server):
+        return os.path.join(self.instances_paths[hostname], server['id'],
+                            'disk')
