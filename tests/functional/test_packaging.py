@@ -68,6 +68,12 @@ def _digest(path):
         return hashlib.sha256(f.read()).hexdigest()
 
 
+def _without_our_shim(directory, names):
+    if os.path.basename(directory) == 'virt' and 'precache' in names:
+        return ['precache']
+    return []
+
+
 def _tree(root):
     found = set()
     for dirpath, dirnames, filenames in os.walk(root):
@@ -90,8 +96,11 @@ class WheelInstallTestCase(testtools.TestCase):
             [self.python, '-c',
              'import sysconfig; print(sysconfig.get_path("purelib"))'],
             check=True, capture_output=True, text=True).stdout.strip()
+        # Nova as pip installed it: without the shim of the nova-precache
+        # that tox installed into the running environment.
         shutil.copytree(os.path.join(NOVA_SITE, 'nova'),
-                        os.path.join(self.site, 'nova'), symlinks=True)
+                        os.path.join(self.site, 'nova'), symlinks=True,
+                        ignore=_without_our_shim)
         pattern = os.path.join(NOVA_SITE, 'nova-*.dist-info')
         for dist_info in glob.glob(pattern):
             shutil.copytree(dist_info, os.path.join(
