@@ -106,7 +106,24 @@ class WheelInstallTestCase(testtools.TestCase):
             shutil.copytree(dist_info, os.path.join(
                 self.site, os.path.basename(dist_info)))
         with open(os.path.join(self.site, 'zz-deps.pth'), 'w') as f:
-            f.write(sysconfig.get_path('purelib') + '\n')
+            f.write(self._dependencies() + '\n')
+
+    def _dependencies(self):
+        """Nova's dependencies: the running environment less nova and us.
+
+        pip must not see the nova-precache that tox installed, or it would
+        find it "already satisfied" and install nothing.
+        """
+        deps = os.path.join(self.tmp, 'deps')
+        os.mkdir(deps)
+        purelib = sysconfig.get_path('purelib')
+        for name in os.listdir(purelib):
+            project = name.split('-')[0].split('.')[0]
+            if (project in ('nova', 'nova_precache') or
+                    name.startswith('__editable__')):
+                continue
+            os.symlink(os.path.join(purelib, name), os.path.join(deps, name))
+        return deps
 
     def _build_wheel(self):
         src = os.path.join(self.tmp, 'src')
