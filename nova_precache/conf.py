@@ -39,6 +39,58 @@ When False, ``PrecacheImageCacheManager`` behaves exactly like nova's
 ``ImageCacheManager``: it fetches nothing and protects nothing beyond what
 nova itself protects.
 """),
+    cfg.ListOpt('rankers',
+        default=['critical', 'operator_owned', 'local_usage',
+                 'cluster_usage'],
+        help="""
+Rankers that order the images to keep, highest priority first.
+
+Each name is a plug-in in the ``nova_precache.rankers`` namespace. Images
+are compared on the first ranker's score, ties broken by the next one, and
+so on. An unknown name stops nova-compute at start-up.
+"""),
+    cfg.StrOpt('critical_images_file',
+        help="""
+File listing mission-critical images: one image UUID per line, optionally
+followed by a note; ``#`` starts a comment. Listed images are always cached
+and never aged out. Changes are picked up at the next pass.
+"""),
+    cfg.ListOpt('operator_projects',
+        default=[],
+        help="""
+Project IDs whose images are the cloud operator's own: the
+``operator_owned`` ranker puts them above images uploaded by users.
+"""),
+    cfg.IntOpt('max_images',
+        default=10,
+        min=0,
+        help="""
+Most images the plan keeps in the cache. Images that local instances use
+and critical images are kept even beyond this number.
+"""),
+    cfg.FloatOpt('max_cache_gb',
+        default=50.0,
+        min=0.0,
+        help="""
+Most disk space, in GiB, that the whole image cache directory may use,
+nova's own files included. The pass starts no fetch that would go beyond
+it, except for critical images.
+"""),
+    cfg.FloatOpt('min_free_disk_gb',
+        default=10.0,
+        min=0.0,
+        help="""
+Free disk space, in GiB, that must remain on the image cache's file system
+after a fetch. The pass starts no fetch that would leave less, critical
+images included: a full disk hurts every instance on the host.
+"""),
+    cfg.IntOpt('fetch_concurrency',
+        default=2,
+        min=1,
+        max=16,
+        help="""
+Most images fetched from Glance at the same time by one pass.
+"""),
 ]
 
 

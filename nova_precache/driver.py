@@ -13,7 +13,10 @@
 """The libvirt driver with nova-precache's image cache manager.
 
 Selected with ``compute_driver = precache.PrecacheLibvirtDriver``; nova
-finds it through the shim package ``nova.virt.precache``.
+finds it through the shim package ``nova.virt.precache``. Besides swapping
+the cache manager, it publishes what the cache holds in the stats the
+resource tracker copies into ``ComputeNode.stats``, and records images that
+nova's own pre-cache API (``POST /os-aggregates/{id}/images``) brings in.
 """
 
 from nova.virt.libvirt import driver as libvirt_driver
@@ -26,3 +29,13 @@ class PrecacheLibvirtDriver(libvirt_driver.LibvirtDriver):
     def __init__(self, virtapi, read_only=False):
         super().__init__(virtapi, read_only=read_only)
         self.image_cache_manager = imagecache.PrecacheImageCacheManager()
+
+    def get_available_resource(self, nodename):
+        data = super().get_available_resource(nodename)
+        data['stats'].update(self.image_cache_manager.published_stats())
+        return data
+
+    def cache_image(self, context, image_id):
+        cached = super().cache_image(context, image_id)
+        self.image_cache_manager.record(image_id)
+        return cached

@@ -13,15 +13,45 @@
 """Image cache manager that pre-caches images on top of nova's own.
 
 nova-compute's periodic task ``_run_image_cache_manager_pass`` calls
-``update()``; nova's bookkeeping (marking base files in use, aging out the
-rest) always runs first, unchanged.
+``update()``. With ``[precache] enabled`` one pass is:
+
+1. nova's own bookkeeping, unchanged, except that base files the plan
+   keeps are not removed by its aging;
+2. the plan: rank the images this host's signals name (rankers in
+   ``nova_precache.ranking``) and cut the ranking to the budget
+   (``nova_precache.budget``); Glance is asked only for the metadata of
+   images the catalog does not know yet;
+3. fetch what the plan keeps and the cache lacks, best first, through
+   nova's download path (``nova_precache.fetch``); touch what it keeps, so
+   that a stock nova compute sharing the storage does not age it out;
+4. record the cache in the catalog and publish it through the driver's
+   stats (``nova_precache.stats``).
+
+Disabled, it is nova's ``ImageCacheManager``.
 """
 
-from oslo_log import log as logging
+from concurrent import futures
+import os
+import time
 
+from oslo_log import log as logging
+from oslo_utils import fileutils
+from oslo_utils import uuidutils
+
+from nova import context as nova_context
+from nova import exception
+from nova.image import glance
+import nova.privsep.path
+from nova import utils
 from nova.virt.libvirt import imagecache
 
+from nova_precache import budget
+from nova_precache import catalog
 from nova_precache import conf
+from nova_precache import critical
+from nova_precache import fetch
+from nova_precache import ranking
+from nova_precache import stats
 
 LOG = logging.getLogger(__name__)
 CONF = conf.CONF
@@ -29,5 +59,206 @@ CONF = conf.CONF
 
 class PrecacheImageCacheManager(imagecache.ImageCacheManager):
 
+    def __init__(self):
+        super().__init__()
+        # Loaded at start-up so that a misspelt ranker stops nova-compute
+        # with a clear message instead of failing every periodic task.
+        self.rankers = (ranking.load(CONF.precache.rankers)
+                        if CONF.precache.enabled else [])
+        self.critical_images = critical.CriticalImages()
+        self.image_api = glance.API()
+        self.catalog = None
+        self.cut = None
+        self._protected = set()
+        self._published = None
+        self._glance_context = None
+
+    # nova's pass, with the plan's files protected from its aging.
+
     def update(self, context, all_instances):
+        if not CONF.precache.enabled:
+            return super().update(context, all_instances)
+        started = time.monotonic()
+        fileutils.ensure_tree(self.cache_dir)
+        self.catalog = catalog.Catalog(self.cache_dir, self.lock_path)
+        self.cut = None
+        self._protected = set()
         super().update(context, all_instances)
+        summary = self._carry_out(context)
+        summary['seconds'] = time.monotonic() - started
+        LOG.info('Pre-caching pass: %(kept)d images kept, %(fetched)d '
+                 'fetched (%(bytes)d bytes), %(failed)d failed, '
+                 '%(left_out)d left out by the budget, in %(seconds).2f s',
+                 summary)
+
+    def _age_and_verify_cached_images(self, context, all_instances,
+                                      base_dir):
+        if CONF.precache.enabled:
+            self.cut = self._plan(context)
+            self._protected = {self.catalog.base_file(entry.image_id)
+                               for entry in self.cut.keep}
+        super()._age_and_verify_cached_images(context, all_instances,
+                                              base_dir)
+
+    def _remove_base_file(self, base_file):
+        if base_file in self._protected:
+            LOG.debug('Keeping %s: the pre-caching plan keeps it', base_file)
+            return
+        super()._remove_base_file(base_file)
+
+    # The plan.
+
+    def _plan(self, context):
+        in_use = {image_id for image_id, (local, remote, _) in
+                  self.used_images.items()
+                  if uuidutils.is_uuid_like(image_id) and local + remote}
+        for image_id in in_use:
+            self.catalog.record(image_id)
+        critical_images = self.critical_images.load(
+            CONF.precache.critical_images_file)
+        signals = ranking.Signals(
+            context, CONF.host,
+            {i: sum(self.used_images[i][:2]) for i in in_use},
+            critical_images, self.catalog)
+        plan = ranking.rank(self.rankers, signals)
+        must_keep = in_use | set(critical_images)
+        window = plan[:CONF.precache.max_images + len(must_keep)]
+        if self._learn(context, [e.image_id for e in window]):
+            # What Glance told (owners) may change the order.
+            plan = ranking.rank(self.rankers, signals)
+
+        present = {e.image_id for e in plan
+                   if os.path.exists(self.catalog.base_file(e.image_id))}
+        sizes = {e.image_id: (self.catalog.metadata(e.image_id) or {}).get(
+                 'size') for e in plan if e.image_id not in present}
+        sizes = {i: s for i, s in sizes.items() if isinstance(s, int)}
+        cut = budget.cut(plan, must_keep, present, sizes,
+                         self.get_disk_usage(), _free_bytes(self.cache_dir))
+        for entry, why in cut.left_out:
+            LOG.debug('Leaving out image %(image)s: %(why)s',
+                      {'image': entry.image_id, 'why': why})
+        if cut.over_budget:
+            LOG.warning('The images that must stay cached (in use by local '
+                        'instances or critical) exceed the [precache] '
+                        'budget: max_images=%(images)d, max_cache_gb=%(gb)g. '
+                        'They are all kept; shorten the critical list or '
+                        'raise the budget.',
+                        {'images': CONF.precache.max_images,
+                         'gb': CONF.precache.max_cache_gb})
+        return cut
+
+    def _learn(self, context, image_ids):
+        """Ask Glance for what the catalog lacks; True if anything learned."""
+        learned = False
+        for image_id in image_ids:
+            if self.catalog.metadata(image_id):
+                continue
+            try:
+                meta = self.image_api.get(self._glance(context), image_id)
+            except exception.ImageNotFound:
+                meta = {'status': 'not_found'}
+                LOG.warning('Image %s is not in Glance: it will not be '
+                            'fetched', image_id)
+            except Exception as e:
+                LOG.warning('Cannot learn metadata of image %(image)s from '
+                            'Glance: %(error)s',
+                            {'image': image_id, 'error': e})
+                continue
+            self.catalog.learn(image_id, meta)
+            learned = True
+        return learned
+
+    def _glance(self, context):
+        """The Nova service user's context if configured, else ``context``."""
+        if self._glance_context is None:
+            try:
+                self._glance_context = (
+                    nova_context.get_nova_service_user_context())
+            except exception.InvalidConfiguration:
+                LOG.debug('[service_user] is not configured: talking to '
+                          'Glance with the periodic task\'s admin context')
+                self._glance_context = context
+        return self._glance_context
+
+    # Carrying the plan out.
+
+    def _carry_out(self, context):
+        cut = self.cut
+        fetching = {e.image_id for e in cut.fetch}
+        for entry in cut.keep:
+            if entry.image_id not in fetching:
+                self._touch(self.catalog.base_file(entry.image_id))
+        fetched, failed, fetched_bytes = 0, 0, 0
+        with futures.ThreadPoolExecutor(
+                CONF.precache.fetch_concurrency) as pool:
+            jobs = {pool.submit(self._fetch, context, entry.image_id): entry
+                    for entry in cut.fetch}
+            for job in futures.as_completed(jobs):
+                image_id = jobs[job].image_id
+                try:
+                    if job.result():
+                        fetched += 1
+                        fetched_bytes += os.stat(
+                            self.catalog.base_file(image_id)).st_blocks * 512
+                except Exception as e:
+                    failed += 1
+                    LOG.error('Pre-caching image %(image)s failed: %(error)s',
+                              {'image': image_id, 'error': e})
+        self.catalog.save()
+        self._published = self._publish()
+        return {'kept': len(cut.keep), 'fetched': fetched, 'failed': failed,
+                'bytes': fetched_bytes, 'left_out': len(cut.left_out)}
+
+    def _fetch(self, context, image_id):
+        meta = self.catalog.metadata(image_id)
+        LOG.info('Pre-caching image %(image)s (%(size)s bytes)',
+                 {'image': image_id, 'size': meta.get('size')})
+        self.catalog.record(image_id)
+        unconverted = (meta.get('disk_format') == 'raw' or
+                       not CONF.force_raw_images)
+        return fetch.fetch(self._glance(context), image_id,
+                           self.catalog.base_file(image_id), self.lock_path,
+                           meta, verify_on_disk=unconverted)
+
+    def _touch(self, base_file):
+        """Freshen the mtime nova ages by, under nova's lock for the file."""
+        @utils.synchronized(os.path.basename(base_file), external=True,
+                            lock_path=self.lock_path)
+        def _locked_touch():
+            if os.path.exists(base_file):
+                nova.privsep.path.utime(base_file)
+
+        _locked_touch()
+
+    # Publishing.
+
+    def record(self, image_id):
+        """Note an image that nova itself put in the cache (cache_image)."""
+        if not CONF.precache.enabled:
+            return
+        cat = catalog.Catalog(self.cache_dir, self.lock_path)
+        cat.record(image_id)
+        cat.save()
+        self._published = None
+
+    def _publish(self):
+        cached = set(self.catalog.cached())
+        ordered = [e.image_id for e in self.cut.keep if e.image_id in cached]
+        ordered += sorted(cached - set(ordered))
+        return stats.encode({image_id: [] for image_id in ordered})
+
+    def published_stats(self):
+        """Stats entries for the driver's get_available_resource()."""
+        if not CONF.precache.enabled:
+            return {}
+        if self._published is None:
+            # Nothing ranked yet since start-up: what the catalog knows.
+            self.catalog = catalog.Catalog(self.cache_dir, self.lock_path)
+            self.cut = budget.Cut([], [], [], False)
+            self._published = self._publish()
+        return self._published
+
+
+def _free_bytes(path):
+    st = os.statvfs(path)
+    return st.f_bavail * st.f_frsize

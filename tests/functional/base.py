@@ -120,8 +120,8 @@ class PrecacheServersTestBase(base.ServersTestBase):
         return os.path.join(self.instances_paths[hostname], '_base')
 
     def create_image(self, data, disk_format='qcow2', **meta):
-        meta.update(name=meta.get('name', 'precache-test'),
-                    disk_format=disk_format, container_format='bare',
+        meta.setdefault('name', 'precache-test')
+        meta.update(disk_format=disk_format, container_format='bare',
                     size=len(data), visibility='public', properties={})
         return self.glance.create(self.ctxt, meta, data=io.BytesIO(data))
 
@@ -137,6 +137,18 @@ class PrecacheServersTestBase(base.ServersTestBase):
             cell = self.cell_mappings['cell1']
             with nova_context.target_cell(self.ctxt, cell) as cctxt:
                 manager._run_image_cache_manager_pass(cctxt)
+
+    def update_available_resource(self, hostname):
+        """The resource tracker's periodic task: publishes the stats."""
+        with self.as_host(hostname):
+            self.computes[hostname].manager.update_available_resource(
+                self.ctxt)
+
+    def host_states(self):
+        """{host: HostState} as nova's scheduler sees them now."""
+        host_manager = self.scheduler.manager.host_manager
+        return {state.host: state for state in
+                host_manager.get_host_states_by_uuids(self.ctxt, None, None)}
 
     def instance_disk(self, hostname, server):
         return os.path.join(self.instances_paths[hostname], server['id'],

@@ -1,0 +1,82 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Cut the ranked plan to the host's budget.
+
+Walking the plan best first, an image is kept while the plan holds fewer
+than ``max_images`` images, and fetched if it is missing and its size
+(Glance's, from the catalog) fits both under ``max_cache_gb`` for the whole
+cache directory and above ``min_free_disk_gb`` of free disk. Images that
+local instances use, and critical ones, are always kept and ignore
+``max_images`` and ``max_cache_gb`` (the critical list wins over the
+budget), but never the free-disk floor. Nothing is deleted here: an image
+left out is simply no longer protected, and nova's own aging removes it
+once no instance uses it.
+"""
+
+import collections
+
+from oslo_utils import units
+
+from nova_precache import conf
+
+CONF = conf.CONF
+
+Cut = collections.namedtuple('Cut', 'keep fetch left_out over_budget')
+Cut.__doc__ = """The plan cut to budget.
+
+``keep``: entries kept (present or to fetch), best first; ``fetch``: those
+of them to download, best first; ``left_out``: (entry, why) pairs;
+``over_budget``: whether images that must be kept exceed the budget.
+"""
+
+
+def cut(plan, must_keep, present, sizes, cache_bytes, free_bytes):
+    """Apply the budget to ``plan``, a list of ranking.PlanEntry.
+
+    :param must_keep: image IDs kept whatever the budget (in use, critical)
+    :param present: image IDs whose base file is in the cache
+    :param sizes: {image_id: bytes} of images not present
+    :param cache_bytes: disk space the cache directory uses now
+    :param free_bytes: free space on the cache's file system now
+    """
+    max_images = CONF.precache.max_images
+    max_bytes = CONF.precache.max_cache_gb * units.Gi
+    floor = CONF.precache.min_free_disk_gb * units.Gi
+    keep, fetch, left_out = [], [], []
+    for entry in plan:
+        image_id = entry.image_id
+        must = image_id in must_keep
+        size = sizes.get(image_id)
+        if not must and len(keep) >= max_images:
+            why = 'beyond max_images=%d' % max_images
+        elif image_id in present:
+            why = None
+        elif size is None:
+            why = 'size unknown'
+        elif free_bytes - size < floor:
+            why = ('%d bytes would leave less than min_free_disk_gb=%g free'
+                   % (size, CONF.precache.min_free_disk_gb))
+        elif not must and cache_bytes + size > max_bytes:
+            why = ('%d bytes would exceed max_cache_gb=%g'
+                   % (size, CONF.precache.max_cache_gb))
+        else:
+            why = None
+            fetch.append(entry)
+            cache_bytes += size
+            free_bytes -= size
+        if why:
+            left_out.append((entry, why))
+        else:
+            keep.append(entry)
+    over = len(keep) > max_images or cache_bytes > max_bytes
+    return Cut(keep, fetch, left_out, over)

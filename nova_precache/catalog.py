@@ -1,0 +1,119 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""What this host knows of the images in its cache, kept on disk.
+
+A base file is named by a one-way hash of its image ID, so the ID of a file
+in ``_base`` cannot be recovered from its name: the catalog records it, with
+the image metadata the pass learned from Glance, so that later passes (and
+restarts) need not ask Glance again. It lives in ``_base/precache/``, which
+nova's cache manager ignores, and is replaced atomically: a reader sees the
+old file or the new one, never a torn one. A corrupt catalog is discarded
+and rebuilt from the next passes.
+"""
+
+import json
+import os
+import tempfile
+
+from oslo_log import log as logging
+from oslo_utils import timeutils
+
+from nova import utils
+from nova.virt.libvirt import imagecache
+
+LOG = logging.getLogger(__name__)
+
+DIRNAME = 'precache'
+FILENAME = 'catalog.json'
+# The image metadata worth keeping: what ranking, budget and checks use.
+FIELDS = ('name', 'size', 'owner', 'disk_format', 'container_format',
+          'checksum', 'os_hash_algo', 'os_hash_value', 'is_public', 'status')
+
+
+class Catalog(object):
+
+    def __init__(self, cache_dir, lock_path):
+        self.cache_dir = cache_dir
+        self.lock_path = lock_path
+        self.path = os.path.join(cache_dir, DIRNAME, FILENAME)
+        self.images = self._read()
+        self._changed = set()
+
+    def _read(self):
+        try:
+            with open(self.path, encoding='utf-8') as f:
+                images = json.load(f)['images']
+            if not isinstance(images, dict) or not all(
+                    isinstance(v, dict) for v in images.values()):
+                raise ValueError('"images" is not a mapping of mappings')
+            return images
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            LOG.error('Discarding corrupt image catalog %(path)s: %(error)s',
+                      {'path': self.path, 'error': e})
+            return {}
+
+    def base_file(self, image_id):
+        return os.path.join(self.cache_dir,
+                            imagecache.get_cache_fname(image_id))
+
+    def metadata(self, image_id):
+        """The metadata learned from Glance, or None if never asked."""
+        entry = self.images.get(image_id)
+        return entry if entry and 'learned_at' in entry else None
+
+    def record(self, image_id):
+        """Note that the cache holds (or is about to hold) ``image_id``."""
+        if image_id not in self.images:
+            self.images[image_id] = {}
+            self._changed.add(image_id)
+
+    def learn(self, image_id, image_meta):
+        entry = {k: image_meta.get(k) for k in FIELDS}
+        entry['learned_at'] = timeutils.utcnow().isoformat()
+        self.images[image_id] = entry
+        self._changed.add(image_id)
+
+    def cached(self):
+        """IDs of recorded images whose base file is present."""
+        return [image_id for image_id in self.images
+                if os.path.exists(self.base_file(image_id))]
+
+    def save(self):
+        """Merge what this process learned into the file, atomically."""
+        if not self._changed:
+            return
+
+        @utils.synchronized('precache-catalog', external=True,
+                            lock_path=self.lock_path)
+        def _save():
+            merged = self._read()
+            merged.update((i, self.images[i]) for i in self._changed)
+            directory = os.path.dirname(self.path)
+            os.makedirs(directory, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix='.catalog.', dir=directory)
+            try:
+                with os.fdopen(fd, 'w', encoding='utf-8') as f:
+                    json.dump({'version': 1, 'images': merged}, f,
+                              indent=1, sort_keys=True)
+                    f.flush()
+                    os.fsync(f.fileno())
+                os.replace(tmp, self.path)
+            except BaseException:
+                os.unlink(tmp)
+                raise
+            self.images = merged
+            self._changed.clear()
+
+        _save()

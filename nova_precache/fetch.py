@@ -1,0 +1,98 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Fetch one image into the cache the way a spawn would.
+
+The download is nova's own ``images.fetch_to_raw``: deep format inspection,
+no backing files or data-files, raw conversion with ``force_raw_images``,
+written to ``<base>.part`` and renamed only when complete. It runs under
+the external lock that nova's image backend takes for the same base file,
+so a spawn and a pre-fetch of one image never download it twice nor see a
+half-written file. glanceclient checks the downloaded bytes against
+Glance's ``os_hash_value`` (or ``checksum``); when the base file holds
+those bytes unconverted, they are checked again on disk.
+"""
+
+import hashlib
+import os
+
+from oslo_log import log as logging
+
+from nova import exception
+from nova import utils
+from nova.virt import images
+
+LOG = logging.getLogger(__name__)
+
+_LEFTOVERS = ('.part', '.converted')
+_CHUNK = 1024 * 1024
+
+
+class ChecksumMismatch(exception.NovaException):
+    msg_fmt = ('Image %(image_id)s: %(algo)s of %(path)s is %(actual)s, '
+               'Glance says %(expected)s')
+
+
+def _file_digest(path, algo):
+    digest = hashlib.new(algo)
+    with open(path, 'rb') as f:
+        for chunk in iter(lambda: f.read(_CHUNK), b''):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def verify(image_id, path, meta):
+    """Raise ChecksumMismatch if ``path`` is not Glance's bytes.
+
+    Only meaningful when the base file was not converted: a converted raw
+    file differs from Glance's bytes by design.
+    """
+    if meta.get('os_hash_algo') and meta.get('os_hash_value'):
+        algo, expected = meta['os_hash_algo'], meta['os_hash_value']
+    elif meta.get('checksum'):
+        algo, expected = 'md5', meta['checksum']
+    else:
+        return
+    actual = _file_digest(path, algo)
+    if actual != expected:
+        raise ChecksumMismatch(image_id=image_id, algo=algo, path=path,
+                               actual=actual, expected=expected)
+
+
+def fetch(context, image_id, path, lock_path, meta, verify_on_disk):
+    """Download ``image_id`` to base file ``path``; False if it was there.
+
+    :param verify_on_disk: the base file keeps Glance's bytes unconverted,
+        so compare its digest with Glance's.
+    """
+    @utils.synchronized(os.path.basename(path), external=True,
+                        lock_path=lock_path)
+    def _locked_fetch():
+        if os.path.exists(path):
+            return False
+        # Under the lock nobody is writing these: they are what a crashed
+        # download left behind.
+        for leftover in (path + suffix for suffix in _LEFTOVERS):
+            if os.path.exists(leftover):
+                LOG.info('Removing %s left by an interrupted download',
+                         leftover)
+                os.unlink(leftover)
+        images.fetch_to_raw(context, image_id, path)
+        if verify_on_disk:
+            try:
+                verify(image_id, path, meta)
+            except ChecksumMismatch:
+                os.unlink(path)
+                raise
+        return True
+
+    return _locked_fetch()

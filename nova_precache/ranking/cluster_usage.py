@@ -1,0 +1,36 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Images held by more of the other compute nodes rank higher.
+
+Cloud-wide popularity from what the other nodes publish in their stats
+(``ComputeNodeList`` through the conductor): one call per pass, no Glance
+call and no scan of the instances table.
+"""
+
+import collections
+
+from nova import objects
+
+from nova_precache import ranking
+from nova_precache import stats
+
+
+class ClusterUsageRanker(ranking.Ranker):
+
+    def score(self, signals):
+        holders = collections.Counter()
+        for node in objects.ComputeNodeList.get_all(signals.context):
+            if node.host != signals.host:
+                holders.update(stats.decode(node.stats).keys())
+        return {image_id: (count, 'held by %d other host(s)' % count)
+                for image_id, count in holders.items()}

@@ -1,0 +1,23 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Images in the operator's critical list rank above everything else."""
+
+from nova_precache import ranking
+
+
+class CriticalRanker(ranking.Ranker):
+
+    def score(self, signals):
+        return {image_id: (1, 'in the critical list' +
+                           (' (%s)' % note if note else ''))
+                for image_id, note in signals.critical.items()}

@@ -1,0 +1,204 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""The pre-caching pass in nova's periodic task, in nova's harness.
+
+Images are real qcow2 files made by qemu-img and served by nova's Glance
+fixture; fetches go through nova's fetch_to_raw with real qemu-img.
+"""
+
+import json
+import os
+import subprocess
+import time
+
+import fixtures
+from nova.virt.libvirt import imagecache as nova_imagecache
+
+from nova_precache import stats
+from tests.functional import base
+
+OPERATOR = 'a7b1f7a6c5d34f2e9d1e0c4b8a2f6e10'
+
+
+def _format(path):
+    out = subprocess.run(['qemu-img', 'info', '--output=json', '-U', path],
+                         check=True, capture_output=True, text=True).stdout
+    return json.loads(out)['format']
+
+
+class PrecachePassTestCase(base.PrecacheServersTestBase):
+
+    def setUp(self):
+        super().setUp()
+        self.useFixture(base.RealImageBackend())
+        self.critical_file = os.path.join(
+            self.useFixture(fixtures.TempDir()).path, 'critical-images')
+        with open(self.critical_file, 'w'):
+            pass
+        # Age out anything unprotected at once.
+        self.flags(remove_unused_base_images=True,
+                   remove_unused_original_minimum_age_seconds=0,
+                   remove_unused_resized_minimum_age_seconds=0,
+                   group='image_cache')
+        self.flags(enabled=True, critical_images_file=self.critical_file,
+                   operator_projects=[OPERATOR], min_free_disk_gb=0,
+                   group='precache')
+        for host in ('compute1', 'compute2', 'compute3'):
+            self.start_compute(host)
+        self.image_bytes = base.qcow2_image()
+
+    def _image(self, name, **meta):
+        return self.create_image(self.image_bytes, name=name, **meta)['id']
+
+    def _base_file(self, hostname, image_id):
+        return os.path.join(self.base_dir(hostname),
+                            nova_imagecache.get_cache_fname(image_id))
+
+    def _glance_calls(self):
+        """Count the Glance fixture's calls from now on."""
+        show = self.useFixture(fixtures.MockPatchObject(
+            self.glance, 'show', wraps=self.glance.show)).mock
+        download = self.useFixture(fixtures.MockPatchObject(
+            self.glance, 'download', wraps=self.glance.download)).mock
+        return lambda: show.call_count + download.call_count
+
+    def test_critical_image_fetched_and_kept_through_aging(self):
+        critical = self._image('critical')
+        with open(self.critical_file, 'w') as f:
+            f.write('# the operator\'s list\n%s billing base OS\n' % critical)
+        base_file = self._base_file('compute1', critical)
+
+        self.run_image_cache_pass('compute1')
+
+        self.assertTrue(os.path.exists(base_file))
+        self.assertEqual('raw', _format(base_file))
+        self.assertFalse(os.path.exists(base_file + '.part'))
+        self.assertIn('Pre-caching pass: 1 images kept, 1 fetched',
+                      self.stdlog.logger.output)
+
+        # Next pass: nova's aging (ages 0) leaves it alone, and nothing
+        # needs Glance.
+        calls = self._glance_calls()
+        self.run_image_cache_pass('compute1')
+        self.assertTrue(os.path.exists(base_file))
+        self.assertEqual(0, calls())
+        self.assertIn('Pre-caching pass: 1 images kept, 0 fetched',
+                      self.stdlog.logger.output)
+
+        # Off the list, it is nova's to age out like any unused image.
+        with open(self.critical_file, 'w') as f:
+            f.write('\n')
+        self.run_image_cache_pass('compute1')
+        self.assertFalse(os.path.exists(base_file))
+
+    def test_unplanned_image_still_aged_out(self):
+        image = self._image('user upload')
+        server = self.boot('compute1', image)
+        self._delete_server(server)
+        base_file = self._base_file('compute1', image)
+        self.assertTrue(os.path.exists(base_file))
+
+        self.run_image_cache_pass('compute1')
+
+        self.assertFalse(os.path.exists(base_file))
+
+    def _publish_holders(self, holders):
+        """Have other computes hold images, as their passes publish it."""
+        for host, images in holders.items():
+            for image in images:
+                self.boot(host, image)
+            self.run_image_cache_pass(host)
+            self.update_available_resource(host)
+
+    def test_budget_leaves_out_lowest_ranked(self):
+        popular, known, rare = (self._image(n, owner=OPERATOR)
+                                for n in ('popular', 'known', 'rare'))
+        self._publish_holders({'compute2': [popular, known],
+                               'compute3': [popular, rare]})
+        # Ranked by cluster usage: popular (2 hosts), then known and rare
+        # (1 host each; their tie broken by image ID).
+        self.flags(max_images=2, group='precache')
+
+        self.run_image_cache_pass('compute1')
+
+        self.assertTrue(os.path.exists(self._base_file('compute1', popular)))
+        held = [os.path.exists(self._base_file('compute1', i))
+                for i in (known, rare)]
+        self.assertEqual(1, held.count(True))
+        self.assertIn('1 left out by the budget', self.stdlog.logger.output)
+        cut = self.computes['compute1'].driver.image_cache_manager.cut
+        [(entry, why)] = cut.left_out
+        self.assertFalse(os.path.exists(
+            self._base_file('compute1', entry.image_id)))
+        self.assertEqual('beyond max_images=2', why)
+
+    def test_budget_max_cache_gb_stops_fetches(self):
+        first, second = (self._image(n, owner=OPERATOR)
+                         for n in ('first', 'second'))
+        self._publish_holders({'compute2': [first, second],
+                               'compute3': [first]})
+        # Room for one image's Glance size and no more.
+        self.flags(max_cache_gb=1.5 * len(self.image_bytes) / 2 ** 30,
+                   group='precache')
+
+        self.run_image_cache_pass('compute1')
+
+        self.assertTrue(os.path.exists(self._base_file('compute1', first)))
+        self.assertFalse(os.path.exists(self._base_file('compute1', second)))
+        cut = self.computes['compute1'].driver.image_cache_manager.cut
+        [(entry, why)] = cut.left_out
+        self.assertEqual(second, entry.image_id)
+        self.assertIn('would exceed max_cache_gb', why)
+
+    def test_stats_reach_scheduler_host_state(self):
+        critical = self._image('critical')
+        with open(self.critical_file, 'w') as f:
+            f.write(critical + '\n')
+        used = self._image('used')
+        self.boot('compute1', used)
+
+        self.run_image_cache_pass('compute1')
+        self.update_available_resource('compute1')
+
+        states = self.host_states()
+        self.assertEqual({critical: set(), used: set()},
+                         stats.decode(states['compute1'].stats))
+        # Strings only, as nova requires.
+        self.assertIsInstance(states['compute1'].stats[stats.KEY], str)
+        self.assertEqual({}, stats.decode(states['compute2'].stats))
+
+    def test_aggregate_cache_api_is_published(self):
+        """nova's upstream pre-cache API works unchanged and is published."""
+        image = self._image('aggregate')
+        base_file = self._base_file('compute1', image)
+        self.admin_api.microversion = '2.81'
+        aggregate = self.admin_api.post_aggregate(
+            {'aggregate': {'name': 'warm'}})
+        self.admin_api.add_host_to_aggregate(aggregate['id'], 'compute1')
+
+        with self.as_host('compute1'):
+            self.admin_api.api_post(
+                '/os-aggregates/%s/images' % aggregate['id'],
+                {'cache': [{'id': image}]}, check_response_status=[202])
+            self._wait_for_file(base_file)
+        self.update_available_resource('compute1')
+
+        published = stats.decode(self.host_states()['compute1'].stats)
+        self.assertIn(image, published)
+
+    def _wait_for_file(self, path):
+        for _ in range(100):
+            if os.path.exists(path):
+                return
+            time.sleep(0.1)
+        self.fail('%s never appeared' % path)
