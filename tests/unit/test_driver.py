@@ -19,6 +19,7 @@ from nova.virt.libvirt import imagecache as nova_imagecache
 
 from nova_precache import driver as precache_driver
 from nova_precache import imagecache
+from nova_precache import ranking
 
 
 class LoadComputeDriverTestCase(test.NoDBTestCase):
@@ -42,3 +43,11 @@ class LoadComputeDriverTestCase(test.NoDBTestCase):
                               imagecache.PrecacheImageCacheManager)
         self.assertIsInstance(loaded.image_cache_manager,
                               nova_imagecache.ImageCacheManager)
+
+    def test_unknown_ranker_stops_start_up(self):
+        self.flags(enabled=True, rankers=['critical', 'populer'],
+                   group='precache')
+        e = self.assertRaises(
+            ranking.UnknownRanker, driver.load_compute_driver,
+            fake.FakeVirtAPI(), 'precache.PrecacheLibvirtDriver')
+        self.assertIn('unknown ranker(s) populer', str(e))

@@ -1,0 +1,50 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+import hashlib
+import os
+
+import fixtures
+from nova import test
+
+from nova_precache import fetch
+
+DATA = os.urandom(3 * 1024 * 1024 + 7)
+
+
+class VerifyTestCase(test.NoDBTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.path = os.path.join(self.useFixture(fixtures.TempDir()).path,
+                                 'base')
+        with open(self.path, 'wb') as f:
+            f.write(DATA)
+
+    def test_matching_multihash_and_md5(self):
+        fetch.verify('img', self.path, {
+            'os_hash_algo': 'sha512',
+            'os_hash_value': hashlib.sha512(DATA).hexdigest()})
+        fetch.verify('img', self.path,
+                     {'checksum': hashlib.md5(DATA).hexdigest()})
+
+    def test_mismatch_names_image_and_both_digests(self):
+        e = self.assertRaises(
+            fetch.ChecksumMismatch, fetch.verify, 'img', self.path,
+            {'os_hash_algo': 'sha512', 'os_hash_value': 'f00',
+             'checksum': hashlib.md5(DATA).hexdigest()})
+        self.assertIn('Image img: sha512 of %s is %s, Glance says f00'
+                      % (self.path, hashlib.sha512(DATA).hexdigest()),
+                      str(e))
+
+    def test_nothing_to_check_against(self):
+        fetch.verify('img', self.path, {'checksum': None})
