@@ -24,6 +24,7 @@ exactly what the list says.
 import abc
 import collections
 
+from nova import exception
 from oslo_log import log as logging
 from stevedore import extension
 from stevedore import named
@@ -66,8 +67,10 @@ order; ``reasons`` the readable "ranker: reason" strings behind it.
 """
 
 
-class UnknownRanker(ValueError):
-    pass
+class UnknownRanker(exception.InvalidConfiguration):
+    # Not a ValueError: nova's driver loader would report that as "driver
+    # is not of type ComputeDriver" and hide this message.
+    msg_fmt = '%(reason)s'
 
 
 def load(names):
@@ -75,7 +78,7 @@ def load(names):
     missing = []
 
     def _failed(manager, entrypoint, error):
-        raise UnknownRanker('ranker %s cannot be loaded: %s'
+        raise UnknownRanker(reason='ranker %s cannot be loaded: %s'
                             % (entrypoint.name, error))
 
     manager = named.NamedExtensionManager(
@@ -84,10 +87,10 @@ def load(names):
         on_load_failure_callback=_failed)
     if missing:
         installed = extension.ExtensionManager(NAMESPACE).names()
-        raise UnknownRanker(
+        raise UnknownRanker(reason=(
             '[precache] rankers names unknown ranker(s) %s; installed: %s'
             % (', '.join(sorted(missing)),
-               ', '.join(sorted(installed)) or 'none'))
+               ', '.join(sorted(installed)) or 'none')))
     return [(ext.name, ext.obj) for ext in manager]
 
 
