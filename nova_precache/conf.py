@@ -17,6 +17,7 @@ nova-scheduler read them from the files they already load.
 """
 
 from oslo_config import cfg
+from oslo_config import types
 
 import nova.conf
 
@@ -83,6 +84,16 @@ it, except for critical images.
 Free disk space, in GiB, that must remain on the image cache's file system
 after a fetch. The pass starts no fetch that would leave less, critical
 images included: a full disk hurts every instance on the host.
+"""),
+    cfg.ListOpt('resize_target_sizes',
+        item_type=types.Integer(min=1),
+        default=[],
+        help="""
+Root disk sizes, in GiB, to build resize targets for, for every image the
+plan keeps, besides the sizes local instances already use. A resize target
+is the qcow2 root disk a spawn of that size needs, made in advance, so that
+the spawn copies it instead of running qemu-img. List the root_gb of the
+flavors this host runs.
 """),
     cfg.IntOpt('fetch_concurrency',
         default=2,

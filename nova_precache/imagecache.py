@@ -34,8 +34,10 @@ from concurrent import futures
 import os
 import time
 
+from oslo_concurrency import processutils
 from oslo_log import log as logging
 from oslo_utils import fileutils
+from oslo_utils import units
 from oslo_utils import uuidutils
 
 from nova import context as nova_context
@@ -44,14 +46,17 @@ from nova.image import glance
 import nova.privsep.path
 from nova import utils
 from nova.virt.libvirt import imagecache
+from nova.virt.libvirt import utils as libvirt_utils
 
 from nova_precache import budget
 from nova_precache import catalog
 from nova_precache import conf
 from nova_precache import critical
 from nova_precache import fetch
+from nova_precache import qcow2
 from nova_precache import ranking
 from nova_precache import stats
+from nova_precache import targets
 
 LOG = logging.getLogger(__name__)
 CONF = conf.CONF
@@ -72,6 +77,8 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
         self._protected = set()
         self._published = None
         self._glance_context = None
+        # {base file name: set of root_gb} of this pass's instance disks.
+        self.local_disks = {}
 
     # nova's pass, with the plan's files protected from its aging.
 
@@ -83,13 +90,14 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
         self.catalog = catalog.Catalog(self.cache_dir, self.lock_path)
         self.cut = None
         self._protected = set()
+        self.local_disks = {}
         super().update(context, all_instances)
         summary = self._carry_out(context)
         summary['seconds'] = time.monotonic() - started
         LOG.info('Pre-caching pass: %(kept)d images kept, %(fetched)d '
                  'fetched (%(bytes)d bytes), %(failed)d failed, '
-                 '%(left_out)d left out by the budget, in %(seconds).2f s',
-                 summary)
+                 '%(left_out)d left out by the budget, %(targets)d resize '
+                 'targets built, in %(seconds).2f s', summary)
 
     def _age_and_verify_cached_images(self, context, all_instances,
                                       base_dir):
@@ -105,6 +113,45 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
             LOG.debug('Keeping %s: the pre-caching plan keeps it', base_file)
             return
         super()._remove_base_file(base_file)
+
+    def _list_backing_images(self):
+        """nova's in-use backing files, from the qcow2 headers.
+
+        The same walk and result as nova's, but each disk's backing file is
+        read from its qcow2 header instead of a prlimit-wrapped qemu-img
+        per disk; any disk the header reader is unsure of goes to qemu-img
+        as in nova. The disks' sizes are kept for the resize targets.
+        """
+        if not CONF.precache.enabled:
+            return super()._list_backing_images()
+        base_dir = os.path.join(CONF.instances_path,
+                                CONF.image_cache.subdirectory_name)
+        inuse_images = []
+        for ent in os.listdir(CONF.instances_path):
+            if ent not in self.instance_names:
+                continue
+            disk_path = os.path.join(CONF.instances_path, ent, 'disk')
+            try:
+                backing_file, size = _backing_file(disk_path)
+            except FileNotFoundError:
+                continue
+            if not backing_file:
+                continue
+            LOG.debug('Instance %(instance)s is backed by %(backing)s',
+                      {'instance': ent, 'backing': backing_file})
+            if size and size % units.Gi == 0:
+                self.local_disks.setdefault(backing_file, set()).add(
+                    size // units.Gi)
+            backing_path = os.path.join(base_dir, backing_file)
+            if backing_path not in inuse_images:
+                inuse_images.append(backing_path)
+            if backing_path in self.unexplained_images:
+                LOG.warning('Instance %(instance)s is using a backing file '
+                            '%(backing)s which does not appear in the image '
+                            'service', {'instance': ent,
+                                        'backing': backing_file})
+                self.unexplained_images.remove(backing_path)
+        return inuse_images
 
     # The plan.
 
@@ -204,10 +251,32 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
                     failed += 1
                     LOG.error('Pre-caching image %(image)s failed: %(error)s',
                               {'image': image_id, 'error': e})
+        built = self._build_targets(cut)
         self.catalog.save()
         self._published = self._publish()
         return {'kept': len(cut.keep), 'fetched': fetched, 'failed': failed,
-                'bytes': fetched_bytes, 'left_out': len(cut.left_out)}
+                'bytes': fetched_bytes, 'left_out': len(cut.left_out),
+                'targets': built}
+
+    def _build_targets(self, cut):
+        """Make the resize targets spawns here will want; age the rest."""
+        wanted = {(base, gb) for base, sizes in self.local_disks.items()
+                  for gb in sizes}
+        for entry in cut.keep:
+            base = imagecache.get_cache_fname(entry.image_id)
+            wanted.update((base, gb)
+                          for gb in CONF.precache.resize_target_sizes)
+        built = 0
+        for base, root_gb in sorted(wanted):
+            try:
+                built += targets.build(self.cache_dir, base, root_gb,
+                                       self.lock_path)
+            except Exception as e:
+                LOG.error('Cannot build the %(gb)dG resize target of '
+                          '%(base)s: %(error)s',
+                          {'gb': root_gb, 'base': base, 'error': e})
+        targets.prune(self.cache_dir, wanted, self.lock_path)
+        return built
 
     def _fetch(self, context, image_id):
         meta = self.catalog.metadata(image_id)
@@ -245,7 +314,11 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
         cached = set(self.catalog.cached())
         ordered = [e.image_id for e in self.cut.keep if e.image_id in cached]
         ordered += sorted(cached - set(ordered))
-        return stats.encode({image_id: [] for image_id in ordered})
+        ready = targets.present(self.cache_dir)
+        return stats.encode({
+            image_id: sorted(ready.get(
+                imagecache.get_cache_fname(image_id), ()))
+            for image_id in ordered})
 
     def published_stats(self):
         """Stats entries for the driver's get_available_resource()."""
@@ -257,6 +330,26 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
             self.cut = budget.Cut([], [], [], False)
             self._published = self._publish()
         return self._published
+
+
+def _backing_file(disk_path):
+    """(backing file name or None, virtual size or None) of a disk."""
+    try:
+        header = qcow2.read_header(disk_path)
+    except FileNotFoundError:
+        raise
+    except OSError:
+        header = None
+    if header is not None:
+        backing_file, size = header
+        return backing_file and os.path.basename(backing_file), size
+    try:
+        return libvirt_utils.get_disk_backing_file(disk_path), None
+    except processutils.ProcessExecutionError:
+        # As nova (bug 1261442): a disk deleted under our feet is no error.
+        if not os.path.exists(disk_path):
+            raise FileNotFoundError(disk_path)
+        raise
 
 
 def _free_bytes(path):

@@ -23,17 +23,17 @@ import time
 
 import fixtures
 from nova.virt.libvirt import imagecache as nova_imagecache
+from nova.virt.libvirt import utils as libvirt_utils
 
 from nova_precache import stats
+from nova_precache import targets
 from tests.functional import base
 
 OPERATOR = 'a7b1f7a6c5d34f2e9d1e0c4b8a2f6e10'
 
 
 def _format(path):
-    out = subprocess.run(['qemu-img', 'info', '--output=json', '-U', path],
-                         check=True, capture_output=True, text=True).stdout
-    return json.loads(out)['format']
+    return _info(path)['format']
 
 
 class PrecachePassTestCase(base.PrecacheServersTestBase):
@@ -165,13 +165,14 @@ class PrecachePassTestCase(base.PrecacheServersTestBase):
         with open(self.critical_file, 'w') as f:
             f.write(critical + '\n')
         used = self._image('used')
-        self.boot('compute1', used)
+        server = self.boot('compute1', used)
 
         self.run_image_cache_pass('compute1')
         self.update_available_resource('compute1')
 
         states = self.host_states()
-        self.assertEqual({critical: set(), used: set()},
+        # The server's root disk size has a resize target now.
+        self.assertEqual({critical: set(), used: {server['flavor']['disk']}},
                          stats.decode(states['compute1'].stats))
         # Strings only, as nova requires.
         self.assertIsInstance(states['compute1'].stats[stats.KEY], str)
@@ -202,3 +203,94 @@ class PrecachePassTestCase(base.PrecacheServersTestBase):
                 return
             time.sleep(0.1)
         self.fail('%s never appeared' % path)
+
+
+class ResizeTargetTestCase(base.PrecacheServersTestBase):
+    """Spawns clone a ready target, or fall back to nova's own path."""
+
+    def setUp(self):
+        super().setUp()
+        self.useFixture(base.RealImageBackend())
+        critical_file = os.path.join(
+            self.useFixture(fixtures.TempDir()).path, 'critical')
+        self.flags(enabled=True, critical_images_file=critical_file,
+                   min_free_disk_gb=0, resize_target_sizes=[1],
+                   group='precache')
+        self.start_compute('compute1')
+        self.start_compute('compute2')
+        self.image = self.create_image(base.qcow2_image())['id']
+        with open(critical_file, 'w') as f:
+            f.write(self.image + '\n')
+        self.base_name = nova_imagecache.get_cache_fname(self.image)
+        self.create_image_calls = self.useFixture(fixtures.MockPatch(
+            'nova.virt.libvirt.utils.create_image',
+            wraps=libvirt_utils.create_image)).mock
+
+    def _flavor(self, disk_gb):
+        return next(f['id'] for f in self.api.get_flavors()
+                    if f['disk'] == disk_gb)
+
+    def _root_disk_creations(self):
+        return [c for c in self.create_image_calls.call_args_list
+                if c.args[0].endswith('/disk')]
+
+    def test_spawn_clones_target_identical_to_stock_disk(self):
+        self.run_image_cache_pass('compute1')
+        target = targets.path(self.base_dir('compute1'), self.base_name, 1)
+        self.assertTrue(os.path.exists(target))
+
+        server = self.boot('compute1', self.image,
+                           flavor_id=self._flavor(1))
+
+        self.assertEqual([], self._root_disk_creations())
+        disk = self.instance_disk('compute1', server)
+        base_file = os.path.join(self.base_dir('compute1'), self.base_name)
+        self.assertEqual([disk, base_file], base.backing_chain(disk))
+        # A stock spawn of the same image and flavor on compute2, where
+        # there is no target, makes the same disk.
+        stock = self.boot('compute2', self.image, flavor_id=self._flavor(1))
+        self.assertEqual(1, len(self._root_disk_creations()))
+        stock_disk = self.instance_disk('compute2', stock)
+        mine, theirs = _info(disk), _info(stock_disk)
+        self.assertEqual(
+            ('qcow2', 2 ** 30, 'raw', self.base_name),
+            (mine['format'], mine['virtual-size'],
+             mine['backing-filename-format'],
+             os.path.basename(mine['backing-filename'])))
+        self.assertEqual(
+            (mine['format'], mine['virtual-size'],
+             mine['backing-filename-format'], mine['cluster-size']),
+            (theirs['format'], theirs['virtual-size'],
+             theirs['backing-filename-format'], theirs['cluster-size']))
+
+    def test_spawn_without_target_of_its_size_falls_back(self):
+        self.run_image_cache_pass('compute1')
+        flavor = next(f for f in self.api.get_flavors() if f['disk'] > 1)
+
+        server = self.boot('compute1', self.image, flavor_id=flavor['id'])
+
+        [call] = self._root_disk_creations()
+        disk = self.instance_disk('compute1', server)
+        self.assertEqual(flavor['disk'] * 2 ** 30,
+                         _info(disk)['virtual-size'])
+
+    def test_target_pruned_with_its_base_file(self):
+        self.flags(remove_unused_base_images=True,
+                   remove_unused_original_minimum_age_seconds=0,
+                   group='image_cache')
+        self.run_image_cache_pass('compute1')
+        target = targets.path(self.base_dir('compute1'), self.base_name, 1)
+        self.assertTrue(os.path.exists(target))
+        self.flags(critical_images_file=None, group='precache')
+
+        self.run_image_cache_pass('compute1')
+
+        self.assertFalse(os.path.exists(
+            os.path.join(self.base_dir('compute1'), self.base_name)))
+        self.assertFalse(os.path.exists(target))
+
+
+def _info(path):
+    out = subprocess.run(['qemu-img', 'info', '--output=json', '-U', path],
+                         check=True, capture_output=True, text=True).stdout
+    return json.loads(out)
