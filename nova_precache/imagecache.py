@@ -77,6 +77,7 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
         self._protected = set()
         self._published = None
         self._glance_context = None
+        self._in_pass = False
         # {base file name: set of root_gb} of this pass's instance disks.
         self.local_disks = {}
 
@@ -85,13 +86,22 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
     def update(self, context, all_instances):
         if not CONF.precache.enabled:
             return super().update(context, all_instances)
+        if not os.path.isdir(CONF.instances_path):
+            # Not ours to create: nova skips the pass as well.
+            LOG.warning('Pre-caching skipped: instances_path %s does not '
+                        'exist', CONF.instances_path)
+            return super().update(context, all_instances)
         started = time.monotonic()
         fileutils.ensure_tree(self.cache_dir)
         self.catalog = catalog.Catalog(self.cache_dir, self.lock_path)
         self.cut = None
         self._protected = set()
         self.local_disks = {}
-        super().update(context, all_instances)
+        self._in_pass = True
+        try:
+            super().update(context, all_instances)
+        finally:
+            self._in_pass = False
         summary = self._carry_out(context)
         summary['seconds'] = time.monotonic() - started
         LOG.info('Pre-caching pass: %(kept)d images kept, %(fetched)d '
@@ -101,7 +111,7 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
 
     def _age_and_verify_cached_images(self, context, all_instances,
                                       base_dir):
-        if CONF.precache.enabled:
+        if self._in_pass:
             self.cut = self._plan(context)
             self._protected = {self.catalog.base_file(entry.image_id)
                                for entry in self.cut.keep}
@@ -131,10 +141,15 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
             if ent not in self.instance_names:
                 continue
             disk_path = os.path.join(CONF.instances_path, ent, 'disk')
+            if not os.path.exists(disk_path):
+                continue
             try:
                 backing_file, size = _backing_file(disk_path)
-            except FileNotFoundError:
-                continue
+            except processutils.ProcessExecutionError:
+                # As nova (bug 1261442): a disk deleted under our feet.
+                if not os.path.exists(disk_path):
+                    continue
+                raise
             if not backing_file:
                 continue
             LOG.debug('Instance %(instance)s is backed by %(backing)s',
@@ -336,20 +351,12 @@ def _backing_file(disk_path):
     """(backing file name or None, virtual size or None) of a disk."""
     try:
         header = qcow2.read_header(disk_path)
-    except FileNotFoundError:
-        raise
     except OSError:
         header = None
-    if header is not None:
-        backing_file, size = header
-        return backing_file and os.path.basename(backing_file), size
-    try:
+    if header is None:
         return libvirt_utils.get_disk_backing_file(disk_path), None
-    except processutils.ProcessExecutionError:
-        # As nova (bug 1261442): a disk deleted under our feet is no error.
-        if not os.path.exists(disk_path):
-            raise FileNotFoundError(disk_path)
-        raise
+    backing_file, size = header
+    return backing_file and os.path.basename(backing_file), size
 
 
 def _free_bytes(path):

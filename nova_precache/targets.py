@@ -54,6 +54,8 @@ CONF = conf.CONF
 
 DIRNAME = 'targets'
 _NAME = re.compile(r'^([0-9a-f]{40})-([1-9][0-9]*)G$')
+# What build() writes before its rename: left behind only by a crash.
+_LEFTOVER = re.compile(r'^\.([0-9a-f]{40})')
 
 
 def directory(cache_dir):
@@ -112,38 +114,60 @@ def build(cache_dir, base_name, root_gb, lock_path):
 def prune(cache_dir, wanted, lock_path):
     """Remove targets not in ``wanted`` ({(base name, root_gb)}).
 
-    A target whose base file is gone goes at once: it is useless and would
-    point a clone at nothing. Others go once unwanted for as long as nova
-    keeps unused resized images (``remove_unused_resized_minimum_age_
-    seconds``, by the target's mtime, which each pass that wants it
-    refreshes). Leftover temporary files of interrupted builds go too.
+    A target whose base file is gone goes at once, wanted or not: it points
+    at nothing. Others go once unwanted for as long as nova keeps unused
+    resized images (``remove_unused_resized_minimum_age_seconds``, by the
+    target's mtime, which each pass that wants it refreshes). Temporary
+    files of builds a crash interrupted go too.
     """
     max_age = CONF.image_cache.remove_unused_resized_minimum_age_seconds
     removed = 0
     for base_name, sizes in present(cache_dir).items():
+        base = os.path.join(cache_dir, base_name)
         for root_gb in sizes:
             target = path(cache_dir, base_name, root_gb)
-            if (base_name, root_gb) in wanted:
+            if (base_name, root_gb) in wanted and os.path.exists(base):
                 _touch(target)
                 continue
 
             @utils.synchronized(base_name, external=True,
                                 lock_path=lock_path)
             def _locked_prune():
-                base_gone = not os.path.exists(
-                    os.path.join(cache_dir, base_name))
                 try:
                     age = time.time() - os.stat(target).st_mtime
                 except FileNotFoundError:
                     return 0
-                if base_gone or age >= max_age:
+                if age >= max_age or not os.path.exists(base):
                     LOG.info('Removing resize target %s', target)
                     os.unlink(target)
                     return 1
                 return 0
 
             removed += _locked_prune()
+    _remove_leftovers(cache_dir, lock_path)
     return removed
+
+
+def _remove_leftovers(cache_dir, lock_path):
+    try:
+        names = os.listdir(directory(cache_dir))
+    except FileNotFoundError:
+        return
+    for name in names:
+        match = _LEFTOVER.match(name)
+        if not match:
+            continue
+
+        # Under the base file's lock no build of it is under way.
+        @utils.synchronized(match.group(1), external=True,
+                            lock_path=lock_path)
+        def _locked_remove():
+            leftover = os.path.join(directory(cache_dir), name)
+            LOG.info('Removing %s left by an interrupted target build',
+                     leftover)
+            fileutils.delete_if_exists(leftover)
+
+        _locked_remove()
 
 
 def _touch(target):

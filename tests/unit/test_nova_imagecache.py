@@ -15,7 +15,9 @@
 Every test case of ``nova.tests.unit.virt.libvirt.test_imagecache`` (it
 ships in the nova wheel) is re-declared here with nova's
 ``ImageCacheManager`` replaced by ``PrecacheImageCacheManager``: whatever
-nova promises of its manager, ours keeps.
+nova promises of its manager, ours keeps, both idle (the default) and with
+``[precache] enabled`` (the ``...Enabled`` copies), where our manager reads
+backing files from qcow2 headers.
 
 The replacement is made in the test module's view of
 ``nova.virt.libvirt.imagecache`` only: nova's class refers to itself by its
@@ -54,6 +56,15 @@ def _nova_test_cases():
             yield name, obj
 
 
+class _Enabled(_WithPrecacheManager):
+
+    def setUp(self):
+        super().setUp()
+        self.flags(enabled=True, group='precache')
+
+
 for _name, _case in _nova_test_cases():
     globals()[_name] = type(_name, (_WithPrecacheManager, _case), {})
+    globals()[_name + 'Enabled'] = type(_name + 'Enabled',
+                                        (_Enabled, _case), {})
 del _name, _case
