@@ -22,6 +22,7 @@ import subprocess
 import time
 
 import fixtures
+from nova.tests import fixtures as nova_fixtures
 from nova.virt.libvirt import imagecache as nova_imagecache
 from nova.virt.libvirt import utils as libvirt_utils
 
@@ -113,12 +114,17 @@ class PrecachePassTestCase(base.PrecacheServersTestBase):
         self.assertFalse(os.path.exists(base_file))
 
     def _publish_holders(self, holders):
-        """Have other computes hold images, as their passes publish it."""
-        for host, images in holders.items():
-            for image in images:
-                self.boot(host, image)
-            self.run_image_cache_pass(host)
-            self.update_available_resource(host)
+        """Have other computes hold images, as their passes publish it.
+
+        Their passes keep what their instances use and fetch nothing else
+        (max_images=0), so the holders are exactly ``holders``.
+        """
+        with nova_fixtures.ConfPatcher(max_images=0, group='precache'):
+            for host, images in holders.items():
+                for image in images:
+                    self.boot(host, image)
+                self.run_image_cache_pass(host)
+                self.update_available_resource(host)
 
     def test_budget_leaves_out_lowest_ranked(self):
         popular, known, rare = (self._image(n, owner=OPERATOR)
