@@ -120,7 +120,8 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
 
     def _remove_base_file(self, base_file):
         if base_file in self._protected:
-            LOG.debug('Keeping %s: the pre-caching plan keeps it', base_file)
+            LOG.info('Not removing base file %s: the pre-caching plan keeps '
+                     'it', base_file)
             return
         super()._remove_base_file(base_file)
 

@@ -12,17 +12,24 @@
 
 """Demonstration on nova's in-process cloud (``tox -e demo``).
 
-Two computes on ``precache.PrecacheLibvirtDriver``, a real qcow2 image
-built with qemu-img and served by nova's Glance fixture, a server booted
-through the API with a real spawn, then nova's image cache periodic task:
-what the cache manager kept, and what it aged out once the server was gone.
+Two computes on ``precache.PrecacheLibvirtDriver`` with ``[precache]
+enabled``, real qcow2 images built with qemu-img and served by nova's
+Glance fixture, servers booted through the API with real spawns, and nova's
+image cache periodic task: what the pass fetched and why, the resize target
+a spawn cloned, what the computes publish to the scheduler, and what nova's
+own aging still removes.
 """
 
 import os
+import shutil
 import sys
+import tempfile
 import unittest
 
-from nova_precache import conf
+from nova.virt.libvirt import imagecache
+
+from nova_precache import stats
+from nova_precache import targets
 from tests.functional import base
 
 OUT = sys.__stdout__
@@ -35,57 +42,99 @@ def say(fmt, *args):
 
 class Demonstration(base.PrecacheServersTestBase):
 
-    def _cache_log(self, since):
-        """What the image cache managers logged since offset ``since``."""
-        lines = self.stdlog.logger.output[since:].splitlines()
-        return [line for line in lines
-                if 'imagecache' in line and ' INFO ' in line]
-
-    def _show_base(self, hostname):
-        path = self.base_dir(hostname)
-        names = sorted(os.listdir(path)) if os.path.isdir(path) else []
-        say('  %s _base: %s', hostname, ', '.join(names) or '(empty)')
-
     def _pass(self, hostname):
+        """Run the periodic task; show what the cache managers said."""
         since = len(self.stdlog.logger.output)
         self.run_image_cache_pass(hostname)
-        for line in self._cache_log(since):
-            say('    %s', line.split(' INFO ', 1)[1].replace(
-                self.instances_paths[hostname], '<%s>' % hostname))
+        for line in self.stdlog.logger.output[since:].splitlines():
+            if ' INFO [' in line and ('imagecache' in line or
+                                      'precache' in line):
+                say('    %s', line.split(' INFO ', 1)[1].replace(
+                    self.instances_paths[hostname], '<%s>' % hostname
+                ).replace(self.critical_file, '<critical-images>'))
+
+    def _show_cache(self, hostname, names):
+        base_dir = self.base_dir(hostname)
+        files = sorted(f for f in os.listdir(base_dir)
+                       if os.path.isfile(os.path.join(base_dir, f)))
+        say('  %s _base: %s', hostname, ', '.join(
+            names.get(f, f[:12]) for f in files) or '(empty)')
+        ready = targets.present(base_dir)
+        for base_name, sizes in sorted(ready.items()):
+            say('  %s resize targets of %s: %s', hostname,
+                names.get(base_name, base_name[:12]),
+                ', '.join('%dG' % gb for gb in sorted(sizes)))
 
     def test_demonstration(self):
         self.useFixture(base.RealImageBackend())
+        self.critical_file = critical_file = os.path.join(
+            tempfile.mkdtemp(), 'critical-images')
+        self.addCleanup(shutil.rmtree, os.path.dirname(critical_file))
         self.flags(remove_unused_base_images=True,
                    remove_unused_original_minimum_age_seconds=0,
                    remove_unused_resized_minimum_age_seconds=0,
                    group='image_cache')
+        self.flags(enabled=True, critical_images_file=critical_file,
+                   resize_target_sizes=[1], min_free_disk_gb=0,
+                   group='precache')
         for host in ('compute1', 'compute2'):
             self.start_compute(host)
-            say('started %s: %s', host,
-                type(self.computes[host].driver.image_cache_manager).__name__)
+        say('Two computes on precache.PrecacheLibvirtDriver, [precache] '
+            'enabled, resize_target_sizes = 1 (GiB)')
 
-        image = self.create_image(base.qcow2_image('64M'), name='demo-qcow2')
-        say('uploaded image %s (%d bytes, qcow2)', image['id'], image['size'])
+        data = base.qcow2_image('64M')
+        critical = self.create_image(data, name='billing-os')['id']
+        upload = self.create_image(data, name='user-upload')['id']
+        names = {imagecache.get_cache_fname(critical): 'billing-os',
+                 imagecache.get_cache_fname(upload): 'user-upload'}
+        with open(critical_file, 'w') as f:
+            f.write('# image UUID                          why\n'
+                    '%s  billing runs on it\n' % critical)
+        say('Glance: billing-os %s (in the critical list), user-upload %s; '
+            'qcow2, %d bytes each', critical, upload, len(data))
 
-        server = self.boot('compute1', image['id'])
+        say('\n1. Image cache pass on compute1, before any server exists:')
+        self._pass('compute1')
+        self._show_cache('compute1', names)
+
+        tiny = next(f['id'] for f in self.api.get_flavors()
+                    if f['disk'] == 1)
+        server = self.boot('compute1', critical, flavor_id=tiny)
         disk = self.instance_disk('compute1', server)
-        say('booted server %s on compute1: %s', server['id'],
+        say('\n2. Booted a 1 GiB-root server of billing-os on compute1: %s',
             server['status'])
-        say('  disk backing chain: %s', ' -> '.join(
-            os.path.relpath(p, self.instances_paths['compute1'])
-            for p in base.backing_chain(disk)))
-        self._show_base('compute1')
+        say('  its disk is a copy of the ready target, backed by: %s',
+            ' -> '.join(names.get(os.path.basename(p), os.path.basename(p))
+                        for p in base.backing_chain(disk)[1:]))
+        other = self.boot('compute2', upload, flavor_id=tiny)
+        say('  booted a server of user-upload on compute2 (no target: '
+            "nova's own path): %s", other['status'])
 
-        say('image cache pass on compute1 (server running):')
-        self._pass('compute1')
-        self._show_base('compute1')
+        say('\n3. What the computes publish to the scheduler '
+            '(HostState.stats):')
+        for host in ('compute1', 'compute2'):
+            self._pass(host)
+            self.update_available_resource(host)
+        for host, state in sorted(self.host_states().items()):
+            published = stats.decode(state.stats)
+            say('  %s: %s', host, ', '.join(
+                '%s (targets: %s)' % (
+                    names[imagecache.get_cache_fname(i)],
+                    ', '.join('%dG' % g for g in sorted(s)) or 'none')
+                for i, s in published.items()) or 'nothing')
 
+        say("\n4. Both servers deleted; nova's aging set to 0 s:")
         self._delete_server(server)
-        say('deleted the server; image cache pass on compute1:')
-        self._pass('compute1')
-        self._show_base('compute1')
-        say('done: [precache] enabled = %s, so the manager did exactly what '
-            "nova's own manager does.", conf.CONF.precache.enabled)
+        self._delete_server(other)
+        for host in ('compute2', 'compute1'):
+            self._pass(host)
+            self._show_cache(host, names)
+        say('\nbilling-os stays cached on both computes: it is critical. '
+            "compute2 aged user-upload out by nova's own rules (no "
+            'instance uses it, its plan does not keep it); compute1 '
+            'pre-fetched it, since compute2 still published it '
+            '(cluster_usage: stats are as fresh as the last resource '
+            'tracker run).')
 
 
 def main():
