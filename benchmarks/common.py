@@ -39,7 +39,7 @@ class NovaProcess(fixtures.Fixture):
     def flags(self, group=None, **kw):
         for name, value in kw.items():
             CONF.set_override(name, value, group)
-        self.addCleanup(CONF.clear_override, name, group)
+            self.addCleanup(CONF.clear_override, name, group)
 
 
 def median_seconds(func, repeat):
