@@ -1,0 +1,116 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""The pass against a real glance-api: what it asks, what it keeps.
+
+nova's real image API and python-glanceclient talk to glance-api on
+127.0.0.1. The Nova service user needs keystone, which is not here: its
+context is replaced by one the glance fixture authenticates, and nothing
+else is.
+"""
+
+import json
+import os
+import subprocess
+
+import fixtures
+from nova import context as nova_context
+from nova import test
+from nova.tests import fixtures as nova_fixtures
+from nova.virt.libvirt import imagecache as nova_imagecache
+
+from nova_precache import catalog
+from nova_precache import imagecache
+from tests.functional import base
+from tests.functional import glance_api
+
+
+def _format(path):
+    return json.loads(subprocess.run(
+        ['qemu-img', 'info', '--output=json', '-U', path], check=True,
+        capture_output=True, text=True).stdout)['format']
+
+
+class PassWithGlanceTestCase(test.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.useFixture(nova_fixtures.PrivsepFixture())
+        self.glance = self.useFixture(glance_api.GlanceAPI())
+        self.glance.configure_nova(self.flags)
+        self.flags(num_retries=0, group='glance')
+        self.useFixture(fixtures.MockPatch(
+            'nova.context.get_nova_service_user_context',
+            return_value=self.glance.nova_context()))
+        self.instances = self.useFixture(fixtures.TempDir()).path
+        self.critical = os.path.join(self.instances, 'critical-images')
+        self.flags(instances_path=self.instances)
+        self.flags(enabled=True, critical_images_file=self.critical,
+                   min_free_disk_gb=0, group='precache')
+        self.manager = imagecache.PrecacheImageCacheManager()
+        self.ctxt = nova_context.get_admin_context()
+
+    def _base_file(self, image_id):
+        return os.path.join(self.instances, '_base',
+                            nova_imagecache.get_cache_fname(image_id))
+
+    def _critical(self, *image_ids):
+        with open(self.critical, 'w') as f:
+            f.write(''.join('%s\n' % i for i in image_ids))
+
+    def test_steady_state_makes_no_glance_request(self):
+        images = [self.glance.upload(base.qcow2_image())['id'],
+                  self.glance.upload(os.urandom(1 << 20),
+                                     disk_format='raw')['id']]
+        self._critical(*images)
+        before = self.glance.request_count()
+
+        self.manager.update(self.ctxt, [])
+
+        for image_id in images:
+            self.assertEqual('raw', _format(self._base_file(image_id)))
+        self.assertGreater(self.glance.request_count(), before)
+        known = catalog.Catalog(self.manager.cache_dir,
+                                self.manager.lock_path)
+        self.assertEqual(self.glance.project_id,
+                         known.metadata(images[0])['owner'])
+
+        before = self.glance.request_count()
+        self.manager.update(self.ctxt, [])
+        # A restarted compute (a new manager) knows as much from the disk.
+        imagecache.PrecacheImageCacheManager().update(self.ctxt, [])
+        self.assertEqual(before, self.glance.request_count())
+
+        # A pinned image whose base file someone deleted comes back.
+        os.unlink(self._base_file(images[1]))
+        self.manager.update(self.ctxt, [])
+        self.assertTrue(os.path.exists(self._base_file(images[1])))
+
+    def test_corrupt_download_leaves_nothing(self):
+        data = os.urandom(1 << 20)
+        image = self.glance.upload(data, disk_format='raw')
+        # The store now serves other bytes than those Glance hashed.
+        stored = os.path.join(self.glance.dir, 'images', image['id'])
+        with open(stored, 'r+b') as f:
+            f.write(b'\0' * 4096)
+        self._critical(image['id'])
+
+        self.manager.update(self.ctxt, [])
+
+        base_file = self._base_file(image['id'])
+        self.assertEqual([], [f for f in os.listdir(os.path.dirname(
+            base_file)) if f.startswith(os.path.basename(base_file))])
+        self.assertIn('Pre-caching image %s failed' % image['id'],
+                      self.stdlog.logger.output)
+        self.assertIn('1 failed', self.stdlog.logger.output)
+        # Caught by python-glanceclient's check of Glance's os_hash_value.
+        self.assertIn('Corrupt image download', self.stdlog.logger.output)
