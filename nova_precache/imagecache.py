@@ -102,6 +102,9 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
             super().update(context, all_instances)
         finally:
             self._in_pass = False
+            protected, self._protected = self._protected, set()
+        if protected is None:
+            return
         summary = self._carry_out(context)
         summary['seconds'] = time.monotonic() - started
         LOG.info('Pre-caching pass: %(kept)d images kept, %(fetched)d '
@@ -112,14 +115,20 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
     def _age_and_verify_cached_images(self, context, all_instances,
                                       base_dir):
         if self._in_pass:
-            self.cut = self._plan(context)
-            self._protected = {self.catalog.base_file(entry.image_id)
-                               for entry in self.cut.keep}
+            try:
+                self.cut = self._plan(context)
+                self._protected = {self.catalog.base_file(entry.image_id)
+                                   for entry in self.cut.keep}
+            except Exception:
+                # Without a plan, nothing is known to be unwanted.
+                LOG.exception('Pre-caching could not make its plan: no base '
+                              'file is removed in this pass')
+                self._protected = None
         super()._age_and_verify_cached_images(context, all_instances,
                                               base_dir)
 
     def _remove_base_file(self, base_file):
-        if base_file in self._protected:
+        if self._protected is None or base_file in self._protected:
             LOG.info('Not removing base file %s: the pre-caching plan keeps '
                      'it', base_file)
             return

@@ -102,6 +102,25 @@ class PrecachePassTestCase(base.PrecacheServersTestBase):
         self.run_image_cache_pass('compute1')
         self.assertFalse(os.path.exists(base_file))
 
+    def test_no_plan_no_removal(self):
+        critical = self._image('critical')
+        with open(self.critical_file, 'w') as f:
+            f.write(critical + '\n')
+        self.run_image_cache_pass('compute1')
+        base_file = self._base_file('compute1', critical)
+        self.assertTrue(os.path.exists(base_file))
+        self.useFixture(fixtures.MockPatch(
+            'nova_precache.imagecache._free_bytes',
+            side_effect=OSError('statvfs failed')))
+
+        self.run_image_cache_pass('compute1')
+
+        # nova found the file unused (ages 0), but without a plan nothing
+        # can be called unwanted.
+        self.assertTrue(os.path.exists(base_file))
+        self.assertIn('Pre-caching could not make its plan: no base file '
+                      'is removed in this pass', self.stdlog.logger.output)
+
     def test_unplanned_image_still_aged_out(self):
         image = self._image('user upload')
         server = self.boot('compute1', image)
