@@ -16,6 +16,7 @@ Images are real qcow2 files made by qemu-img and served by nova's Glance
 fixture; fetches go through nova's fetch_to_raw with real qemu-img.
 """
 
+import filecmp
 import json
 import os
 import subprocess
@@ -287,6 +288,13 @@ class ResizeTargetTestCase(base.PrecacheServersTestBase):
              mine['backing-filename-format'], mine['cluster-size']),
             (theirs['format'], theirs['virtual-size'],
              theirs['backing-filename-format'], theirs['cluster-size']))
+
+        # Byte for byte the disk nova's own qemu-img create makes there.
+        made_by_nova = os.path.join(
+            self.useFixture(fixtures.TempDir()).path, 'disk')
+        libvirt_utils.create_image(made_by_nova, 'qcow2', 2 ** 30,
+                                   backing_file=base_file)
+        self.assertTrue(filecmp.cmp(disk, made_by_nova, shallow=False))
 
     def test_spawn_without_target_of_its_size_falls_back(self):
         self.run_image_cache_pass('compute1')
