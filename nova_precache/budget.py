@@ -31,6 +31,10 @@ from nova_precache import conf
 
 CONF = conf.CONF
 
+# Why an image that is missing and unknown to the catalog is not fetched:
+# Glance has not told its size (yet).
+NO_METADATA = 'no metadata from Glance'
+
 Cut = collections.namedtuple('Cut', 'keep fetch left_out over_budget')
 Cut.__doc__ = """The plan cut to budget.
 
@@ -62,7 +66,7 @@ def cut(plan, must_keep, present, sizes, cache_bytes, free_bytes):
         elif image_id in present:
             why = None
         elif size is None:
-            why = 'size unknown'
+            why = NO_METADATA
         elif free_bytes - size < floor:
             why = ('%d bytes would leave less than min_free_disk_gb=%g free'
                    % (size, CONF.precache.min_free_disk_gb))

@@ -102,6 +102,16 @@ flavors this host runs.
         help="""
 Most images fetched from Glance at the same time by one pass.
 """),
+    cfg.IntOpt('glance_retry_max_interval',
+        default=3600,
+        min=60,
+        help="""
+Longest wait, in seconds, between two tries of a Glance that is
+unavailable. After a failure the pass stops calling Glance, waits 60
+seconds before the next try, and doubles the wait after each failed try up
+to this value. Requests that hang are bounded by nova's ``[glance]
+timeout``.
+"""),
 ]
 
 

@@ -53,6 +53,7 @@ from nova_precache import catalog
 from nova_precache import conf
 from nova_precache import critical
 from nova_precache import fetch
+from nova_precache import glance_health
 from nova_precache import qcow2
 from nova_precache import ranking
 from nova_precache import stats
@@ -72,6 +73,7 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
                         if CONF.precache.enabled else [])
         self.critical_images = critical.CriticalImages()
         self.image_api = glance.API()
+        self.glance_health = glance_health.GlanceHealth()
         self.catalog = None
         self.cut = None
         self._protected = set()
@@ -108,9 +110,10 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
         summary = self._carry_out(context)
         summary['seconds'] = time.monotonic() - started
         LOG.info('Pre-caching pass: %(kept)d images kept, %(fetched)d '
-                 'fetched (%(bytes)d bytes), %(failed)d failed, '
-                 '%(left_out)d left out by the budget, %(targets)d resize '
-                 'targets built, in %(seconds).2f s', summary)
+                 'fetched (%(bytes)d bytes), %(failed)d failed, %(deferred)d '
+                 'waiting for Glance, %(left_out)d left out by the budget, '
+                 '%(targets)d resize targets built, in %(seconds).2f s',
+                 summary)
 
     def _age_and_verify_cached_images(self, context, all_instances,
                                       base_dir):
@@ -225,6 +228,8 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
         for image_id in image_ids:
             if self.catalog.metadata(image_id):
                 continue
+            if not self.glance_health.available():
+                break
             try:
                 meta = self.image_api.get(self._glance(context), image_id)
             except exception.ImageNotFound:
@@ -232,10 +237,14 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
                 LOG.warning('Image %s is not in Glance: it will not be '
                             'fetched', image_id)
             except Exception as e:
+                if glance_health.is_outage(e):
+                    self.glance_health.failed(e)
+                    break
                 LOG.warning('Cannot learn metadata of image %(image)s from '
                             'Glance: %(error)s',
                             {'image': image_id, 'error': e})
                 continue
+            self.glance_health.succeeded()
             self.catalog.learn(image_id, meta)
             learned = True
         return learned
@@ -260,28 +269,43 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
         for entry in cut.keep:
             if entry.image_id not in fetching:
                 self._touch(self.catalog.base_file(entry.image_id))
-        fetched, failed, fetched_bytes = 0, 0, 0
+        fetched, failed, deferred, fetched_bytes = 0, 0, 0, 0
+        pending = cut.fetch if self.glance_health.available() else []
+        deferred = len(cut.fetch) - len(pending)
         with futures.ThreadPoolExecutor(
                 CONF.precache.fetch_concurrency) as pool:
             jobs = {pool.submit(self._fetch, context, entry.image_id): entry
-                    for entry in cut.fetch}
+                    for entry in pending}
             for job in futures.as_completed(jobs):
                 image_id = jobs[job].image_id
+                if job.cancelled():
+                    deferred += 1
+                    continue
                 try:
                     if job.result():
                         fetched += 1
                         fetched_bytes += os.stat(
                             self.catalog.base_file(image_id)).st_blocks * 512
+                    self.glance_health.succeeded()
                 except Exception as e:
+                    if glance_health.is_outage(e):
+                        # Logged once by glance_health; what has not
+                        # started waits for Glance to come back.
+                        deferred += 1
+                        self.glance_health.failed(e)
+                        for other in jobs:
+                            other.cancel()
+                        continue
                     failed += 1
                     LOG.error('Pre-caching image %(image)s failed: %(error)s',
                               {'image': image_id, 'error': e})
         built = self._build_targets(cut)
         self.catalog.save()
         self._published = self._publish()
+        waiting = sum(why == budget.NO_METADATA for _, why in cut.left_out)
         return {'kept': len(cut.keep), 'fetched': fetched, 'failed': failed,
-                'bytes': fetched_bytes, 'left_out': len(cut.left_out),
-                'targets': built}
+                'deferred': deferred + waiting, 'bytes': fetched_bytes,
+                'left_out': len(cut.left_out) - waiting, 'targets': built}
 
     def _build_targets(self, cut):
         """Make the resize targets spawns here will want; age the rest."""

@@ -82,4 +82,4 @@ class CutTestCase(test.NoDBTestCase):
     def test_unknown_size_is_not_fetched(self):
         cut = self._cut(_plan('a'))
         self.assertEqual([], cut.keep)
-        self.assertEqual('size unknown', cut.left_out[0][1])
+        self.assertEqual(budget.NO_METADATA, cut.left_out[0][1])
