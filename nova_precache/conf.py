@@ -112,6 +112,27 @@ seconds before the next try, and doubles the wait after each failed try up
 to this value. Requests that hang are bounded by nova's ``[glance]
 timeout``.
 """),
+    cfg.FloatOpt('weight_multiplier',
+        default=10.0,
+        help="""
+Multiplier of ``nova_precache.scheduler.ImageCacheWeigher``: how much the
+scheduler prefers hosts that already hold the requested image. Its weights
+are on a fixed scale, where an image held by every candidate host is worth
+1/3 of the scale and one held by a tenth of them 1/30, while nova's own
+weighers spread their whole range over the candidates: the default of 10
+lets a widely held image outweigh RAMWeigher (multiplier 1.0), and a rarely
+held one not. Negative values avoid warm hosts. Host aggregate metadata
+``precache_weight_multiplier`` overrides it for the aggregate's hosts.
+"""),
+    cfg.IntOpt('max_same_image_per_host',
+        default=5,
+        min=1,
+        help="""
+Instances of one image on one host at which ``ImageCacheWeigher`` stops
+preferring that host for the image: the preference falls with each such
+instance and is gone at this number, so that one host failure cannot take
+all the instances of an image.
+"""),
 ]
 
 

@@ -364,10 +364,12 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
         ordered = [e.image_id for e in self.cut.keep if e.image_id in cached]
         ordered += sorted(cached - set(ordered))
         ready = targets.present(self.cache_dir)
-        return stats.encode({
-            image_id: sorted(ready.get(
+        return stats.encode(
+            {image_id: sorted(ready.get(
                 imagecache.get_cache_fname(image_id), ()))
-            for image_id in ordered})
+             for image_id in ordered},
+            critical=self.critical_images.load(
+                CONF.precache.critical_images_file))
 
     def published_stats(self):
         """Stats entries for the driver's get_available_resource()."""

@@ -18,11 +18,12 @@ the scheduler (``HostState.stats``) and the other computes
 (``ComputeNodeList``) read them: no new service and no extra RPC.
 
 ``precache_images`` is a JSON object, image ID -> list of root disk sizes
-(GiB) with a ready resize target, in priority order (critical images, then
-the plan's rank, then the rest). nova keeps only strings in stats, hence
-the JSON. At most ``MAX_IMAGES`` images are published (about 40 bytes
-each), so that the stats every scheduler request reads stay small; the
-lowest-priority images are dropped first.
+(GiB) with a ready resize target, in the plan's order (best first, then the
+rest). ``precache_critical`` is the JSON list of the host's critical
+images. nova keeps only strings in stats, hence the JSON. At most
+``MAX_IMAGES`` images of each are published (about 40 bytes each), so that
+the stats every scheduler request reads stay small; the lowest-priority
+images are dropped first.
 """
 
 import json
@@ -30,13 +31,16 @@ import json
 from oslo_utils import uuidutils
 
 KEY = 'precache_images'
+CRITICAL_KEY = 'precache_critical'
 MAX_IMAGES = 64
 
 
-def encode(images):
-    """Stats entries for ``images``, an ordered {image_id: [root_gb]}."""
+def encode(images, critical=()):
+    """Stats entries: ``images`` ({image_id: [root_gb]}) and ``critical``."""
     kept = list(images.items())[:MAX_IMAGES]
-    return {KEY: json.dumps(dict(kept), separators=(',', ':'))}
+    return {KEY: json.dumps(dict(kept), separators=(',', ':')),
+            CRITICAL_KEY: json.dumps(list(critical)[:MAX_IMAGES],
+                                     separators=(',', ':'))}
 
 
 def decode(stats):
@@ -55,3 +59,15 @@ def decode(stats):
                        if isinstance(size, int) and size > 0}
             for image_id, sizes in published.items()
             if uuidutils.is_uuid_like(image_id) and isinstance(sizes, list)}
+
+
+def decode_critical(stats):
+    """The set of critical image IDs a host publishes; empty if none."""
+    try:
+        published = json.loads((stats or {}).get(CRITICAL_KEY) or '[]')
+    except (TypeError, ValueError):
+        return set()
+    if not isinstance(published, list):
+        return set()
+    return {i for i in published
+            if isinstance(i, str) and uuidutils.is_uuid_like(i)}

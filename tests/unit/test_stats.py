@@ -22,11 +22,14 @@ class StatsTestCase(testtools.TestCase):
 
     def test_round_trip_as_strings(self):
         images = {str(uuid.uuid4()): [20, 40], str(uuid.uuid4()): []}
-        encoded = stats.encode(images)
-        self.assertEqual([stats.KEY], list(encoded))
-        self.assertIsInstance(encoded[stats.KEY], str)
+        critical = [next(iter(images))]
+        encoded = stats.encode(images, critical)
+        self.assertEqual({stats.KEY, stats.CRITICAL_KEY}, set(encoded))
+        for value in encoded.values():
+            self.assertIsInstance(value, str)
         self.assertEqual({k: set(v) for k, v in images.items()},
                          stats.decode(encoded))
+        self.assertEqual(set(critical), stats.decode_critical(encoded))
 
     def test_bounded_keeping_the_first(self):
         ids = [str(uuid.uuid4()) for _ in range(stats.MAX_IMAGES + 10)]
@@ -38,8 +41,11 @@ class StatsTestCase(testtools.TestCase):
     def test_malformed_or_missing_is_nothing(self):
         good = str(uuid.uuid4())
         for value in (None, {}, {'uptime': '3'}, {stats.KEY: 'not json'},
-                      {stats.KEY: '[1, 2]'}, {stats.KEY: None}):
+                      {stats.KEY: '[1, 2]'}, {stats.KEY: None},
+                      {stats.CRITICAL_KEY: '{"a": 1}'},
+                      {stats.CRITICAL_KEY: '[1, "x"]'}):
             self.assertEqual({}, stats.decode(value))
+            self.assertEqual(set(), stats.decode_critical(value))
         self.assertEqual(
             {good: {20}},
             stats.decode({stats.KEY: json.dumps(

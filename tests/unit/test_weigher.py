@@ -1,0 +1,143 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""ImageCacheWeigher on nova's real HostState, RequestSpec and handler."""
+
+import fixtures
+from nova import objects
+from nova.scheduler import host_manager
+from nova.scheduler import weights
+from nova.scheduler.weights import ram
+from nova import test
+from oslo_utils.fixture import uuidsentinel as uuids
+
+from nova_precache import scheduler
+from nova_precache import stats
+
+IMAGE = '5f4c8c3e-0a4b-4c5e-9d59-0f3c1f0a8b1e'
+OTHER = '0b6c7a52-3b44-4b2f-8d0e-5a1e2c9d4f70'
+
+
+def host(name, images=None, critical=(), instances=(), raw_stats=None,
+         free_ram_mb=1024):
+    state = host_manager.HostState(name, name, uuids.cell)
+    state.stats = (raw_stats if raw_stats is not None else
+                   stats.encode(images or {}, critical))
+    state.instances = {
+        uuid: objects.Instance(uuid=uuid, image_ref=image_ref)
+        for uuid, image_ref in instances}
+    state.free_ram_mb = free_ram_mb
+    state.aggregates = []
+    return state
+
+
+def request(image_id=IMAGE, root_gb=20, group=None):
+    spec = objects.RequestSpec(
+        image=objects.ImageMeta.from_dict({'id': image_id}),
+        flavor=objects.Flavor(root_gb=root_gb, memory_mb=512, vcpus=1),
+        instance_group=group)
+    return spec
+
+
+class ImageCacheWeigherTestCase(test.NoDBTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.flags(max_same_image_per_host=4, group='precache')
+        self.weigher = scheduler.ImageCacheWeigher()
+
+    def _raw(self, hosts, spec=None):
+        objs = [weights.WeighedHost(h, 0.0) for h in hosts]
+        return self.weigher.weigh_objects(objs, spec or request())
+
+    def test_holder_and_target_of_the_right_size(self):
+        hosts = [host('cold'), host('warm', {IMAGE: []}),
+                 host('target', {IMAGE: [20]}),
+                 host('other-size', {IMAGE: [40]})]
+        # 3 of 4 candidates hold it: spread 0.75.
+        self.assertEqual([0.0, 0.75, 1.125, 0.75], self._raw(hosts))
+
+    def test_few_holders_attract_little(self):
+        hosts = [host('warm', {IMAGE: []})] + [host('cold%d' % i)
+                                               for i in range(9)]
+        self.assertEqual(0.1, self._raw(hosts)[0])
+
+    def test_preference_falls_with_same_image_instances(self):
+        same = [(getattr(uuids, 'i%d' % i), IMAGE) for i in range(4)]
+        hosts = [host('a', {IMAGE: []}),
+                 host('b', {IMAGE: []}, instances=same[:1] + [
+                     (uuids.o, OTHER)]),
+                 host('c', {IMAGE: []}, instances=same[:2]),
+                 host('d', {IMAGE: []}, instances=same)]
+        self.assertEqual([1.0, 0.75, 0.5, 0.0], self._raw(hosts))
+
+    def test_instances_of_unknown_image_are_not_loaded(self):
+        state = host('a', {IMAGE: []})
+        state.instances = {uuids.x: objects.Instance(uuid=uuids.x)}
+        # An Instance without image_ref would lazy-load from the DB here.
+        self.assertEqual([1.0], self._raw([state]))
+
+    def test_critical_image_preferred_whatever_the_spread(self):
+        hosts = [host('crit', {IMAGE: [20]}, critical=[IMAGE])] + [
+            host('cold%d' % i) for i in range(9)]
+        self.assertEqual(3.0, self._raw(hosts)[0])
+        self.assertEqual(self.weigher.maxval, 3.0)
+
+    def test_stock_or_malformed_hosts_weigh_nothing(self):
+        hosts = [host('stock', raw_stats={'uptime': '1'}),
+                 host('junk', raw_stats={stats.KEY: '{not json'}),
+                 host('none', raw_stats={}), host('warm', {IMAGE: []})]
+        self.assertEqual([0.0, 0.0, 0.0, 0.25], self._raw(hosts))
+
+    def test_no_image_or_server_group_weighs_nothing(self):
+        hosts = [host('warm', {IMAGE: []}), host('cold')]
+        volume_boot = objects.RequestSpec(
+            image=objects.ImageMeta.from_dict({}),
+            flavor=objects.Flavor(root_gb=0))
+        self.assertEqual([0.0, 0.0], self._raw(hosts, volume_boot))
+        group = objects.InstanceGroup(policy='soft-anti-affinity')
+        self.assertEqual([0.0, 0.0], self._raw(hosts, request(group=group)))
+
+    def test_stats_parsed_once_per_change(self):
+        decode = self.useFixture(fixtures.MockPatch(
+            'nova_precache.stats.decode', wraps=stats.decode)).mock
+        hosts = [host('a', {IMAGE: []}), host('b')]
+        for _ in range(5):
+            self._raw(hosts)
+        self.assertEqual(2, decode.call_count)
+        hosts[1].stats = stats.encode({IMAGE: []})
+        self._raw(hosts)
+        self.assertEqual(3, decode.call_count)
+
+    def test_aggregate_overrides_multiplier(self):
+        self.flags(weight_multiplier=2.0, group='precache')
+        plain, special = host('plain'), host('special')
+        special.aggregates = [objects.Aggregate(
+            id=1, name='a', hosts=['special'],
+            metadata={'precache_weight_multiplier': '-1.0'})]
+        self.assertEqual(2.0, self.weigher.weight_multiplier(plain))
+        self.assertEqual(-1.0, self.weigher.weight_multiplier(special))
+
+    def test_through_nova_weight_handler_with_ram_weigher(self):
+        handler = weights.HostWeightHandler()
+        classes = handler.get_matching_classes(
+            ['nova.scheduler.weights.ram.RAMWeigher',
+             'nova_precache.scheduler.ImageCacheWeigher'])
+        self.assertEqual({ram.RAMWeigher, scheduler.ImageCacheWeigher},
+                         set(classes))
+        hosts = [host('roomy', free_ram_mb=4096),
+                 host('warm', {IMAGE: [20]}, free_ram_mb=3072)] + [
+            host('warm%d' % i, {IMAGE: []}, free_ram_mb=1024)
+            for i in range(2)]
+        weighed = handler.get_weighed_objects(
+            [cls() for cls in classes], hosts, request())
+        self.assertEqual('warm', weighed[0].obj.host)
