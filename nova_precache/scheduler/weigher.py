@@ -23,9 +23,11 @@ among N candidate hosts of which H hold I::
         room     = max(0, 1 - same / max_same_image_per_host)
         critical = 2 if the host lists I as critical, else 1
 
-``same`` is the number of instances of I the host already runs
-(``HostState.instances``, no DB call; instances whose image the scheduler
-does not know are not counted). ``spread`` is kube-scheduler's
+``same`` is the number of instances of I the host already runs, from
+``HostState.instances`` without a DB call. The scheduler sometimes knows a
+host's instances by UUID only (after it re-synchronises them); the weigher
+then uses the image of the requests it weighed itself, and leaves out
+instances it knows nothing of. ``spread`` is kube-scheduler's
 ImageLocality spread factor: an image held by few candidates attracts
 little, so the few warm hosts do not collect every boot of it; ``room``
 takes the advantage away as a host fills up with one image, so one host
@@ -40,6 +42,8 @@ The multiplier is ``[precache] weight_multiplier``, overridden by host
 aggregate metadata ``precache_weight_multiplier``.
 """
 
+import collections
+
 from nova.scheduler import utils
 from nova.scheduler import weights
 
@@ -50,6 +54,9 @@ CONF = conf.CONF
 
 TARGET_BONUS = 0.5
 CRITICAL_FACTOR = 2.0
+# Instance UUID -> image of the requests this weigher saw, most recent
+# last: about 100 bytes an entry.
+REMEMBERED_REQUESTS = 100000
 
 
 class ImageCacheWeigher(weights.BaseHostWeigher):
@@ -61,6 +68,7 @@ class ImageCacheWeigher(weights.BaseHostWeigher):
         # (host, node) -> (published stats values, parsed): parsed again
         # only when a host's stats change, not for every request.
         self._parsed = {}
+        self._image_of = collections.OrderedDict()
 
     def weight_multiplier(self, host_state):
         return utils.get_weight_multiplier(
@@ -83,31 +91,46 @@ class ImageCacheWeigher(weights.BaseHostWeigher):
         image_id = _image_id(spec_obj)
         if not image_id or _in_server_group(spec_obj):
             return [0.0] * len(weighed_obj_list)
+        self._remember(spec_obj, image_id)
         caches = [self._cache_of(w.obj) for w in weighed_obj_list]
         holders = sum(image_id in images for images, _ in caches)
         spread = holders / len(weighed_obj_list)
-        root_gb = spec_obj.flavor.root_gb
+        target = spec_obj.flavor.root_gb
+        return [self._weight(w.obj, images, critical, image_id, target,
+                             spread)
+                for w, (images, critical) in zip(weighed_obj_list, caches)]
+
+    def _remember(self, spec_obj, image_id):
+        if spec_obj.obj_attr_is_set('instance_uuid'):
+            self._image_of[spec_obj.instance_uuid] = image_id
+            self._image_of.move_to_end(spec_obj.instance_uuid)
+            if len(self._image_of) > REMEMBERED_REQUESTS:
+                self._image_of.popitem(last=False)
+
+    def _same_image(self, host_state, image_id):
+        """How many instances of ``image_id`` the host runs, as known."""
+        same = 0
+        for uuid, inst in (host_state.instances or {}).items():
+            if inst.obj_attr_is_set('image_ref'):
+                same += inst.image_ref == image_id
+            else:
+                same += self._image_of.get(uuid) == image_id
+        return same
+
+    def _weight(self, host_state, images, critical, image_id, root_gb,
+                spread):
+        if image_id not in images:
+            return 0.0
         cap = CONF.precache.max_same_image_per_host
-        return [_weight(w.obj, images, critical, image_id, root_gb, spread,
-                        cap) for w, (images, critical) in
-                zip(weighed_obj_list, caches)]
+        room = max(0.0, 1.0 - self._same_image(host_state, image_id) / cap)
+        target = TARGET_BONUS if root_gb in images[image_id] else 0.0
+        if image_id in critical:
+            return (1 + target) * room * CRITICAL_FACTOR
+        return (1 + target) * spread * room
 
     def _weigh_object(self, host_state, spec_obj):
         # weigh_objects() does the work: the spread needs every candidate.
         raise NotImplementedError()
-
-
-def _weight(host_state, images, critical, image_id, root_gb, spread, cap):
-    if image_id not in images:
-        return 0.0
-    same = sum(1 for inst in (host_state.instances or {}).values()
-               if inst.obj_attr_is_set('image_ref') and
-               inst.image_ref == image_id)
-    room = max(0.0, 1.0 - same / cap)
-    target = TARGET_BONUS if root_gb in images[image_id] else 0.0
-    if image_id in critical:
-        return (1 + target) * room * CRITICAL_FACTOR
-    return (1 + target) * spread * room
 
 
 def _image_id(spec_obj):

@@ -80,11 +80,18 @@ class ImageCacheWeigherTestCase(test.NoDBTestCase):
                  host('d', {IMAGE: []}, instances=same)]
         self.assertEqual([1.0, 0.75, 0.5, 0.0], self._raw(hosts))
 
-    def test_instances_of_unknown_image_are_not_loaded(self):
+    def test_instances_known_by_uuid_only_are_not_loaded(self):
         state = host('a', {IMAGE: []})
-        state.instances = {uuids.x: objects.Instance(uuid=uuids.x)}
-        # An Instance without image_ref would lazy-load from the DB here.
+        state.instances = {u: objects.Instance(uuid=u)
+                           for u in (uuids.seen, uuids.unseen)}
+        # An Instance without image_ref would lazy-load from the DB here:
+        # unknown, it does not count...
         self.assertEqual([1.0], self._raw([state]))
+        # ...unless this weigher placed it: it remembers the request.
+        spec = request()
+        spec.instance_uuid = uuids.seen
+        self._raw([host('b')], spec)
+        self.assertEqual([0.75], self._raw([state]))
 
     def test_critical_image_preferred_whatever_the_spread(self):
         hosts = [host('crit', {IMAGE: [20]}, critical=[IMAGE])] + [
