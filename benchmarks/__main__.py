@@ -20,6 +20,7 @@ import os
 
 from benchmarks import fetch
 from benchmarks import pass_cost
+from benchmarks import simulation
 from benchmarks import startup
 from tests.functional import glance_api
 
@@ -33,6 +34,7 @@ def main():
         print('GLANCE_VENV not set: cases with a real glance-api left out')
         startup.run()
     pass_cost.run()
+    simulation.run()
 
 
 if __name__ == '__main__':

@@ -1,0 +1,195 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""A cloud of 1000 hosts under nova's real weighing, with and without ours.
+
+Boots of 300 images with Zipf-distributed popularity, interleaved with
+deletes, are placed by nova's ``HostWeightHandler`` over real ``HostState``
+objects: stock (RAM, CPU and disk weighers) against stock plus
+``ImageCacheWeigher``, from the same random sequence. A host without room
+for the flavor is filtered out (as RAM and disk filters would). A boot on a
+host that lacks the image downloads it (nova's spawn). Every
+``PASS_EVERY`` boots each host runs the pass's planning: nova_precache's
+``local_usage`` ranker and budget on its own instances, and the cluster
+count that ``cluster_usage`` reads from the other hosts' stats (computed
+once per round here, instead of each host reading 1000 compute nodes);
+what it keeps, and what its instances use, stays cached, and it publishes
+that as the driver does.
+"""
+
+import collections
+import random
+import time
+
+from nova import objects
+from nova.scheduler import host_manager
+from nova.scheduler import weights
+from nova.scheduler.weights import ram
+from oslo_utils import uuidutils
+
+from benchmarks import common
+from nova_precache import budget
+from nova_precache import ranking
+from nova_precache.ranking import local_usage
+from nova_precache import stats
+
+HOSTS = 1000
+IMAGES = 300
+BOOTS = 20000
+ZIPF_S = 1.1
+RAM_MB = 65536
+FLAVOR_MB = 2048
+PASS_EVERY = 500
+STOCK = ['nova.scheduler.weights.ram.RAMWeigher',
+         'nova.scheduler.weights.cpu.CPUWeigher',
+         'nova.scheduler.weights.disk.DiskWeigher']
+OURS = STOCK + ['nova_precache.scheduler.ImageCacheWeigher']
+
+
+class _Cluster(ranking.Ranker):
+    """cluster_usage's count, from one reading of every host's stats."""
+
+    def __init__(self, holders):
+        self.holders = holders
+
+    def score(self, signals):
+        return {image: (n, 'held by %d host(s)' % n)
+                for image, n in self.holders.items()}
+
+
+class Cloud(object):
+
+    def __init__(self, weigher_classes, seed):
+        self.rng = random.Random(seed)
+        self.images = [uuidutils.generate_uuid() for _ in range(IMAGES)]
+        popularity = [1 / (rank + 1) ** ZIPF_S for rank in range(IMAGES)]
+        self.popularity = popularity
+        self.hosts = []
+        for n in range(HOSTS):
+            state = host_manager.HostState('h%d' % n, 'h%d' % n, 'cell')
+            state.free_ram_mb = state.total_usable_ram_mb = RAM_MB
+            state.vcpus_total, state.vcpus_used = 64, 0
+            state.cpu_allocation_ratio = 1.0
+            state.free_disk_mb = state.total_usable_disk_gb = 10 ** 6
+            state.stats, state.instances, state.aggregates = {}, {}, []
+            state.cached = set()
+            self.hosts.append(state)
+        handler = weights.HostWeightHandler()
+        self.handler = handler
+        self.weighers = [cls() for cls in
+                         handler.get_matching_classes(weigher_classes)]
+        self.live = {}
+        self.flavor = objects.Flavor(memory_mb=FLAVOR_MB, vcpus=1,
+                                     root_gb=20)
+        self.hits = 0
+
+    def boot(self):
+        image = self.rng.choices(self.images, self.popularity)[0]
+        uuid = uuidutils.generate_uuid()
+        spec = objects.RequestSpec(
+            image=objects.ImageMeta.from_dict({'id': image}),
+            flavor=self.flavor, instance_uuid=uuid, instance_group=None)
+        candidates = [h for h in self.hosts if h.free_ram_mb >= FLAVOR_MB]
+        best = self.handler.get_weighed_objects(
+            self.weighers, candidates, spec)[0].obj
+        self.hits += image in best.cached
+        best.cached.add(image)
+        best.free_ram_mb -= FLAVOR_MB
+        best.vcpus_used += 1
+        best.instances[uuid] = objects.Instance(uuid=uuid, image_ref=image)
+        self.live[uuid] = best
+
+    def delete(self):
+        uuid = self.rng.choice(list(self.live))
+        host = self.live.pop(uuid)
+        del host.instances[uuid]
+        host.free_ram_mb += FLAVOR_MB
+        host.vcpus_used -= 1
+
+    def precache_pass(self):
+        holders = collections.Counter()
+        for host in self.hosts:
+            holders.update(stats.decode(host.stats).keys())
+        rankers = [('local_usage', local_usage.LocalUsageRanker()),
+                   ('cluster_usage', _Cluster(holders))]
+        for host in self.hosts:
+            usage = collections.Counter(
+                i.image_ref for i in host.instances.values())
+            plan = ranking.rank(rankers, ranking.Signals(
+                None, host.host, usage, {}, None))
+            cut = budget.cut(plan, set(usage), host.cached,
+                             {i: 1 for i in self.images}, 0, 10 ** 15)
+            kept = [e.image_id for e in cut.keep]
+            host.cached = set(kept) | set(usage)
+            host.stats = stats.encode({i: [] for i in kept})
+
+    def run(self):
+        for n in range(BOOTS):
+            if n % PASS_EVERY == 0:
+                self.precache_pass()
+            # Deletes keep the cloud about 40% full.
+            while len(self.live) > 0.4 * HOSTS * RAM_MB / FLAVOR_MB:
+                self.delete()
+            if self.live and self.rng.random() < 0.3:
+                self.delete()
+            self.boot()
+        per_host = [collections.Counter(
+            i.image_ref for i in h.instances.values()) for h in self.hosts]
+        worst_pile = max(max(c.values(), default=0) for c in per_host)
+        worst_loss = max(sum(c.values()) for c in per_host)
+        return self.hits / BOOTS, worst_pile, worst_loss
+
+
+def weigher_cost(cloud, weigher_class, requests=200):
+    """Seconds per host per request of one weigher on the cloud's hosts."""
+    handler = weights.HostWeightHandler()
+    weigher = handler.get_matching_classes([weigher_class])[0]()
+    objs = [weights.WeighedHost(h, 0.0) for h in cloud.hosts]
+    spec = objects.RequestSpec(
+        image=objects.ImageMeta.from_dict({'id': cloud.images[0]}),
+        flavor=cloud.flavor, instance_uuid=uuidutils.generate_uuid(),
+        instance_group=None)
+    weigher.weigh_objects(objs, spec)  # parse the stats once
+    started = time.perf_counter()
+    for _ in range(requests):
+        weigher.weigh_objects(objs, spec)
+    return (time.perf_counter() - started) / requests / len(objs)
+
+
+def run(seed=42):
+    with common.NovaProcess() as nova:
+        nova.flags(group='precache', max_images=10)
+        results = {}
+        for label, classes in (('stock nova weighers', STOCK),
+                               ('stock + ImageCacheWeigher', OURS)):
+            cloud = Cloud(classes, seed)
+            started = time.perf_counter()
+            results[label] = cloud.run() + (time.perf_counter() - started,)
+        print('\nCloud simulation: %d hosts, %d images (Zipf s=%.1f), %d '
+              'boots with deletes, pass every %d boots, max_images=10'
+              % (HOSTS, IMAGES, ZIPF_S, BOOTS, PASS_EVERY))
+        print('  %-28s %12s %14s %16s %8s' % (
+            '', 'warm boots', 'max same image', 'worst host loss', 'time'))
+        for label, (warm, pile, loss, seconds) in results.items():
+            print('  %-28s %11.3f  %14d %16d %7.0fs'
+                  % (label, warm, pile, loss, seconds))
+        ours = weigher_cost(cloud, 'nova_precache.scheduler.ImageCacheWeigher')
+        ram_s = weigher_cost(cloud, ram.__name__ + '.RAMWeigher')
+        print('  weigher cost per host per request: ImageCacheWeigher %.2f '
+              'us, RAMWeigher %.2f us (%.1fx)' % (ours * 1e6, ram_s * 1e6,
+                                                 ours / ram_s))
+        print('  ImagePropertiesWeigher: not measured here (it reads each '
+              "host's instances from nova's database per request)")
+
+
+if __name__ == '__main__':
+    run()
