@@ -10,17 +10,22 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""The pass against a real glance-api: what it asks, what it keeps.
+"""The pass against a real glance-api: what it asks, what it keeps, and
+what it does while Glance is killed, hangs and comes back.
 
 nova's real image API and python-glanceclient talk to glance-api on
-127.0.0.1. The Nova service user needs keystone, which is not here: its
-context is replaced by one the glance fixture authenticates, and nothing
-else is.
+127.0.0.1 (SIGKILLed where a test says so); the hanging Glance is a socket
+on 127.0.0.1 that accepts connections and never answers. The Nova service
+user needs keystone, which is not here: its context is replaced by one the
+glance fixture authenticates, and nothing else is.
 """
 
 import json
 import os
+import socket
 import subprocess
+import threading
+import time
 
 import fixtures
 from nova import context as nova_context
@@ -29,6 +34,7 @@ from nova.tests import fixtures as nova_fixtures
 from nova.virt.libvirt import imagecache as nova_imagecache
 
 from nova_precache import catalog
+from nova_precache import glance_health
 from nova_precache import imagecache
 from tests.functional import base
 from tests.functional import glance_api
@@ -54,13 +60,23 @@ class PassWithGlanceTestCase(test.TestCase):
         self.instances = self.useFixture(fixtures.TempDir()).path
         self.critical = os.path.join(self.instances, 'critical-images')
         self.flags(instances_path=self.instances)
+        self.flags(remove_unused_base_images=True,
+                   remove_unused_original_minimum_age_seconds=0,
+                   group='image_cache')
         self.flags(enabled=True, critical_images_file=self.critical,
                    min_free_disk_gb=0, group='precache')
         self.manager = imagecache.PrecacheImageCacheManager()
+        # Glance's back-off runs on this clock, moved by the tests.
+        self.now = 0.0
+        self.manager.glance_health = glance_health.GlanceHealth(
+            clock=lambda: self.now)
         self.ctxt = nova_context.get_admin_context()
 
+    def _base_dir(self):
+        return os.path.join(self.instances, '_base')
+
     def _base_file(self, image_id):
-        return os.path.join(self.instances, '_base',
+        return os.path.join(self._base_dir(),
                             nova_imagecache.get_cache_fname(image_id))
 
     def _critical(self, *image_ids):
@@ -114,3 +130,81 @@ class PassWithGlanceTestCase(test.TestCase):
         self.assertIn('1 failed', self.stdlog.logger.output)
         # Caught by python-glanceclient's check of Glance's os_hash_value.
         self.assertIn('Corrupt image download', self.stdlog.logger.output)
+
+    def _leftovers(self):
+        return [f for f in os.listdir(self._base_dir())
+                if f.endswith(('.part', '.converted'))]
+
+    def test_killed_while_idle(self):
+        cached = self.glance.upload(base.qcow2_image())['id']
+        self._critical(cached)
+        self.manager.update(self.ctxt, [])
+        new = [self.glance.upload(base.qcow2_image())['id']
+               for _ in range(3)]
+        self._critical(cached, *new)
+        self.glance.kill()
+
+        started = time.monotonic()
+        self.manager.update(self.ctxt, [])
+        self.manager.update(self.ctxt, [])  # within the back-off
+
+        self.assertLess(time.monotonic() - started, 30)
+        self.assertTrue(os.path.exists(self._base_file(cached)))
+        self.assertEqual(1, self.stdlog.logger.output.count(
+            'Glance is unavailable'))
+        # Tried once for the three new images, not once per image.
+        self.assertEqual(1, self.manager.glance_health.failures)
+
+        self.glance.start()
+        self.now += glance_health.FIRST_RETRY_SECONDS
+        self.manager.update(self.ctxt, [])
+
+        for image_id in [cached] + new:
+            self.assertTrue(os.path.exists(self._base_file(image_id)))
+        self.assertIn('Glance is available again after 1 failed tries',
+                      self.stdlog.logger.output)
+
+    def test_killed_mid_download(self):
+        big = self.glance.upload(os.urandom(256 * 1024 * 1024),
+                                 disk_format='raw')['id']
+        self._critical(big)
+        part = self._base_file(big) + '.part'
+
+        def kill_when_downloading():
+            deadline = time.monotonic() + 60
+            while not os.path.exists(part) and time.monotonic() < deadline:
+                time.sleep(0.005)
+            self.glance.kill()
+
+        killer = threading.Thread(target=kill_when_downloading)
+        killer.start()
+        self.manager.update(self.ctxt, [])
+        killer.join()
+
+        self.assertFalse(os.path.exists(self._base_file(big)))
+        self.assertEqual([], self._leftovers())
+        self.assertEqual(1, self.stdlog.logger.output.count(
+            'Glance is unavailable'))
+
+        self.glance.start()
+        self.now += glance_health.FIRST_RETRY_SECONDS
+        self.manager.update(self.ctxt, [])
+        self.assertEqual(256 * 1024 * 1024,
+                         os.path.getsize(self._base_file(big)))
+        self.assertEqual([], self._leftovers())
+
+    def test_hanging_glance_is_bounded_by_glance_timeout(self):
+        hung = socket.socket()
+        hung.bind(('127.0.0.1', 0))
+        hung.listen(16)
+        self.addCleanup(hung.close)
+        self.flags(endpoint_override='http://127.0.0.1:%d'
+                   % hung.getsockname()[1], timeout=2, group='glance')
+        self._critical('8f1bc0a6-53c5-4a1e-9f55-2b5a4d1e9c01')
+
+        started = time.monotonic()
+        self.manager.update(self.ctxt, [])
+
+        self.assertLess(time.monotonic() - started, 10)
+        self.assertEqual(1, self.manager.glance_health.failures)
+        self.assertIn('Glance is unavailable', self.stdlog.logger.output)
