@@ -301,7 +301,8 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
                               {'image': image_id, 'error': e})
         built = self._build_targets(cut)
         self.catalog.save()
-        self._published = self._publish()
+        self._published = self._publish(
+            self.catalog, [e.image_id for e in cut.keep])
         waiting = sum(why == budget.NO_METADATA for _, why in cut.left_out)
         return {'kept': len(cut.keep), 'fetched': fetched, 'failed': failed,
                 'deferred': deferred + waiting, 'bytes': fetched_bytes,
@@ -359,9 +360,10 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
         cat.save()
         self._published = None
 
-    def _publish(self):
-        cached = set(self.catalog.cached())
-        ordered = [e.image_id for e in self.cut.keep if e.image_id in cached]
+    def _publish(self, known, best_first):
+        """Stats of the images ``known`` holds, ``best_first`` first."""
+        cached = set(known.cached())
+        ordered = [i for i in best_first if i in cached]
         ordered += sorted(cached - set(ordered))
         ready = targets.present(self.cache_dir)
         return stats.encode(
@@ -375,12 +377,15 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
         """Stats entries for the driver's get_available_resource()."""
         if not CONF.precache.enabled:
             return {}
-        if self._published is None:
-            # Nothing ranked yet since start-up: what the catalog knows.
-            self.catalog = catalog.Catalog(self.cache_dir, self.lock_path)
-            self.cut = budget.Cut([], [], [], False)
-            self._published = self._publish()
-        return self._published
+        published = self._published
+        if published is None:
+            # Nothing ranked since start-up (or since nova's pre-cache API
+            # added an image): what the catalog on disk knows. The resource
+            # tracker may call this during a pass: no pass state is used.
+            published = self._publish(
+                catalog.Catalog(self.cache_dir, self.lock_path), [])
+            self._published = published
+        return published
 
 
 def _backing_file(disk_path):
