@@ -26,6 +26,8 @@ import sys
 import tempfile
 import unittest
 
+from nova import objects
+from nova.scheduler import weights
 from nova.virt.libvirt import imagecache
 
 from nova_precache import stats
@@ -122,6 +124,20 @@ class Demonstration(base.PrecacheServersTestBase):
                     names[imagecache.get_cache_fname(i)],
                     ', '.join('%dG' % g for g in sorted(s)) or 'none')
                 for i, s in published.items()) or 'nothing')
+
+        spec = objects.RequestSpec(
+            image=objects.ImageMeta.from_dict({'id': upload}),
+            flavor=objects.Flavor(root_gb=1, memory_mb=512, vcpus=1),
+            instance_group=None)
+        handler = weights.HostWeightHandler()
+        weighers = [cls() for cls in handler.get_matching_classes(
+            ['nova.scheduler.weights.ram.RAMWeigher',
+             'nova_precache.scheduler.ImageCacheWeigher'])]
+        ranked = handler.get_weighed_objects(
+            weighers, list(self.host_states().values()), spec)
+        say('  nova\'s weighing (RAMWeigher + ImageCacheWeigher) of a '
+            '1 GiB boot of user-upload: %s', ', '.join(
+                '%s %.2f' % (w.obj.host, w.weight) for w in ranked))
 
         say("\n4. Both servers deleted; nova's aging set to 0 s:")
         self._delete_server(server)
