@@ -204,6 +204,11 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
 
         present = {e.image_id for e in plan
                    if os.path.exists(self.catalog.base_file(e.image_id))}
+        # Images Glance said it does not have cannot be fetched: not
+        # "waiting for Glance", and not asked about again.
+        plan = [e for e in plan if e.image_id in present or (
+                self.catalog.metadata(e.image_id) or {}).get(
+                    'status') != 'not_found']
         sizes = {e.image_id: (self.catalog.metadata(e.image_id) or {}).get(
                  'size') for e in plan if e.image_id not in present}
         sizes = {i: s for i, s in sizes.items() if isinstance(s, int)}

@@ -87,10 +87,16 @@ class PassWithGlanceTestCase(test.TestCase):
         images = [self.glance.upload(base.qcow2_image())['id'],
                   self.glance.upload(os.urandom(1 << 20),
                                      disk_format='raw')['id']]
-        self._critical(*images)
+        unknown = '3b0c1c1e-3f0a-4a4e-9c8e-2f0d7f5e6a11'
+        self._critical(*images + [unknown])
         before = self.glance.request_count()
 
         self.manager.update(self.ctxt, [])
+
+        self.assertIn('Image %s is not in Glance' % unknown,
+                      self.stdlog.logger.output)
+        self.assertIn('2 fetched', self.stdlog.logger.output)
+        self.assertIn('0 waiting for Glance', self.stdlog.logger.output)
 
         for image_id in images:
             self.assertEqual('raw', _format(self._base_file(image_id)))
