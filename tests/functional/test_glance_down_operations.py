@@ -57,6 +57,12 @@ class GlanceDownOperationsTestCase(base.PrecacheServersTestBase):
             self.useFixture(fixtures.MockPatchObject(
                 self.glance, call, side_effect=down))
 
+    def _compute1_fails(self):
+        self.computes['compute1'].stop()
+        with utils.temporary_mutation(self.admin_api, microversion='2.11'):
+            self.admin_api.force_down_service('compute1', 'nova-compute',
+                                              True)
+
     def _chain_intact(self, host, server):
         disk = self.instance_disk(host, server)
         chain = base.backing_chain(disk)
@@ -82,10 +88,7 @@ class GlanceDownOperationsTestCase(base.PrecacheServersTestBase):
 
     def test_evacuate_to_host_holding_the_image(self):
         self._glance_down()
-        self.computes['compute1'].stop()
-        with utils.temporary_mutation(self.admin_api, microversion='2.11'):
-            self.admin_api.force_down_service('compute1', 'nova-compute',
-                                              True)
+        self._compute1_fails()
 
         with self.as_host('compute2'):
             server = self._evacuate_server(
@@ -98,10 +101,7 @@ class GlanceDownOperationsTestCase(base.PrecacheServersTestBase):
         """The control: what pre-caching spares a host."""
         self.start_compute('compute3')
         self._glance_down()
-        self.computes['compute1'].stop()
-        with utils.temporary_mutation(self.admin_api, microversion='2.11'):
-            self.admin_api.force_down_service('compute1', 'nova-compute',
-                                              True)
+        self._compute1_fails()
 
         # The harness runs the rebuild within the API call, so the
         # destination's failed download surfaces as the API's error.
