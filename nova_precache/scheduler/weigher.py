@@ -44,6 +44,7 @@ aggregate metadata ``precache_weight_multiplier``.
 
 import collections
 
+from nova.objects import base as obj_base
 from nova.scheduler import utils
 from nova.scheduler import weights
 
@@ -57,6 +58,7 @@ CRITICAL_FACTOR = 2.0
 # Instance UUID -> image of the requests this weigher saw, most recent
 # last: about 100 bytes an entry.
 REMEMBERED_REQUESTS = 100000
+_IMAGE_REF = obj_base.get_attrname('image_ref')
 
 
 class ImageCacheWeigher(weights.BaseHostWeigher):
@@ -78,8 +80,8 @@ class ImageCacheWeigher(weights.BaseHostWeigher):
     def _cache_of(self, host_state):
         """(images {id: target sizes}, critical ids) a host publishes."""
         key = (host_state.host, host_state.nodename)
-        raw = tuple((host_state.stats or {}).get(k)
-                    for k in (stats.KEY, stats.CRITICAL_KEY))
+        published = host_state.stats or {}
+        raw = (published.get(stats.KEY), published.get(stats.CRITICAL_KEY))
         cached = self._parsed.get(key)
         if cached is None or cached[0] != raw:
             cached = (raw, (stats.decode(host_state.stats),
@@ -95,9 +97,10 @@ class ImageCacheWeigher(weights.BaseHostWeigher):
         caches = [self._cache_of(w.obj) for w in weighed_obj_list]
         holders = sum(image_id in images for images, _ in caches)
         spread = holders / len(weighed_obj_list)
-        target = spec_obj.flavor.root_gb
-        return [self._weight(w.obj, images, critical, image_id, target,
-                             spread)
+        root_gb = spec_obj.flavor.root_gb
+        cap = CONF.precache.max_same_image_per_host
+        return [self._weight(w.obj, images, critical, image_id, root_gb,
+                             spread, cap)
                 for w, (images, critical) in zip(weighed_obj_list, caches)]
 
     def _remember(self, spec_obj, image_id):
@@ -111,17 +114,18 @@ class ImageCacheWeigher(weights.BaseHostWeigher):
         """How many instances of ``image_id`` the host runs, as known."""
         same = 0
         for uuid, inst in (host_state.instances or {}).items():
-            if inst.obj_attr_is_set('image_ref'):
-                same += inst.image_ref == image_id
-            else:
-                same += self._image_of.get(uuid) == image_id
+            # The field's storage, as nova reads it: a field that is not
+            # set is None here, where the attribute would lazy-load it.
+            image_ref = getattr(inst, _IMAGE_REF, None)
+            if image_ref is None:
+                image_ref = self._image_of.get(uuid)
+            same += image_ref == image_id
         return same
 
     def _weight(self, host_state, images, critical, image_id, root_gb,
-                spread):
+                spread, cap):
         if image_id not in images:
             return 0.0
-        cap = CONF.precache.max_same_image_per_host
         room = max(0.0, 1.0 - self._same_image(host_state, image_id) / cap)
         target = TARGET_BONUS if root_gb in images[image_id] else 0.0
         if image_id in critical:
