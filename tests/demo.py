@@ -33,6 +33,7 @@ from nova.virt.libvirt import imagecache
 from nova_precache import stats
 from nova_precache import targets
 from tests.functional import base
+from tests import qemu_img
 
 OUT = sys.__stdout__
 
@@ -84,7 +85,7 @@ class Demonstration(base.PrecacheServersTestBase):
         say('Two computes on precache.PrecacheLibvirtDriver, [precache] '
             'enabled, resize_target_sizes = 1 (GiB)')
 
-        data = base.qcow2_image('64M')
+        data = qemu_img.qcow2_image('64M')
         critical = self.create_image(data, name='billing-os')['id']
         upload = self.create_image(data, name='user-upload')['id']
         names = {imagecache.get_cache_fname(critical): 'billing-os',
@@ -107,7 +108,7 @@ class Demonstration(base.PrecacheServersTestBase):
             server['status'])
         say('  its disk is a copy of the ready target, backed by: %s',
             ' -> '.join(names.get(os.path.basename(p), os.path.basename(p))
-                        for p in base.backing_chain(disk)[1:]))
+                        for p in qemu_img.backing_chain(disk)[1:]))
         other = self.boot('compute2', upload, flavor_id=tiny)
         say('  booted a server of user-upload on compute2 (no target: '
             "nova's own path): %s", other['status'])

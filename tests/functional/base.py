@@ -27,11 +27,8 @@ since there is no hypervisor here. Two things are added:
 
 import contextlib
 import io
-import json
 import os
-import subprocess
 import sys
-import tempfile
 
 import fixtures
 from nova import context as nova_context
@@ -62,24 +59,6 @@ class RealImageBackend(fixtures.Fixture):
     def _setUp(self):
         for name, real in _REAL_IMAGE_BACKEND.items():
             self.useFixture(fixtures.MonkeyPatch(name, real))
-
-
-def qcow2_image(virtual_size='64M'):
-    """Bytes of a real, empty qcow2 image made by qemu-img."""
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, 'image.qcow2')
-        subprocess.run(['qemu-img', 'create', '-q', '-f', 'qcow2', path,
-                        virtual_size], check=True)
-        with open(path, 'rb') as f:
-            return f.read()
-
-
-def backing_chain(disk):
-    """Files qemu would open for ``disk``: it fails if a layer is missing."""
-    out = subprocess.run(
-        ['qemu-img', 'info', '--backing-chain', '--output=json', '-U', disk],
-        check=True, capture_output=True, text=True).stdout
-    return [layer['filename'] for layer in json.loads(out)]
 
 
 class PrecacheServersTestBase(base.ServersTestBase):

@@ -18,9 +18,7 @@ when it is killed nova fails fast and cleanly, then works once it is back.
 """
 
 import hashlib
-import json
 import os
-import subprocess
 import time
 
 import fixtures
@@ -29,15 +27,8 @@ from nova.image import glance as nova_glance
 from nova import test
 from nova.virt import images
 
-from tests.functional import base
 from tests.functional import glance_api
-
-
-def _file_format(path):
-    out = subprocess.run(
-        ['qemu-img', 'info', '--output=json', path],
-        check=True, capture_output=True, text=True).stdout
-    return json.loads(out)['format']
+from tests import qemu_img
 
 
 class GlanceAPITestCase(test.NoDBTestCase):
@@ -49,7 +40,7 @@ class GlanceAPITestCase(test.NoDBTestCase):
         # Fail at once when Glance is down, not after a second per retry.
         self.flags(num_retries=0, group='glance')
         self.tmp = self.useFixture(fixtures.TempDir()).path
-        self.data = base.qcow2_image()
+        self.data = qemu_img.qcow2_image()
         self.image = self.glance.upload(self.data)
         self.ctxt = self.glance.nova_context()
 
@@ -92,7 +83,7 @@ class GlanceAPITestCase(test.NoDBTestCase):
     def test_fetch_to_raw_and_glance_down(self):
         before = self.glance.request_count()
         path = self.fetch_to_raw('first')
-        self.assertEqual('raw', _file_format(path))
+        self.assertEqual('raw', qemu_img.info(path)['format'])
         self.assertGreater(self.glance.request_count(), before)
 
         self.glance.kill()
@@ -109,5 +100,5 @@ class GlanceAPITestCase(test.NoDBTestCase):
 
         self.glance.start()
         path = self.fetch_to_raw('again')
-        self.assertEqual('raw', _file_format(path))
+        self.assertEqual('raw', qemu_img.info(path)['format'])
         self.assertGreater(self.glance.request_count(), down)

@@ -26,6 +26,7 @@ from nova.tests.functional.api import client
 from nova import utils
 
 from tests.functional import base
+from tests import qemu_img
 
 
 class GlanceDownOperationsTestCase(base.PrecacheServersTestBase):
@@ -43,7 +44,7 @@ class GlanceDownOperationsTestCase(base.PrecacheServersTestBase):
                    min_free_disk_gb=0, group='precache')
         self.start_compute('compute1')
         self.start_compute('compute2')
-        self.image = self.create_image(base.qcow2_image())['id']
+        self.image = self.create_image(qemu_img.qcow2_image())['id']
         with open(critical_file, 'w') as f:
             f.write(self.image + '\n')
         for host in self.computes:
@@ -65,7 +66,7 @@ class GlanceDownOperationsTestCase(base.PrecacheServersTestBase):
 
     def _chain_intact(self, host, server):
         disk = self.instance_disk(host, server)
-        chain = base.backing_chain(disk)
+        chain = qemu_img.backing_chain(disk)
         self.assertEqual(2, len(chain))
         for layer in chain:
             self.assertTrue(os.path.exists(layer), layer)

@@ -23,6 +23,7 @@ from nova.virt.libvirt import imagecache as nova_imagecache
 from nova_precache import driver as precache_driver
 from nova_precache import imagecache
 from tests.functional import base
+from tests import qemu_img
 
 
 class ImageCachePassTestCase(base.PrecacheServersTestBase):
@@ -37,7 +38,7 @@ class ImageCachePassTestCase(base.PrecacheServersTestBase):
                    group='image_cache')
         self.start_compute('compute1')
         self.start_compute('compute2')
-        self.image_id = self.create_image(base.qcow2_image())['id']
+        self.image_id = self.create_image(qemu_img.qcow2_image())['id']
         self.base_file = os.path.join(
             self.base_dir('compute1'),
             nova_imagecache.get_cache_fname(self.image_id))
@@ -52,7 +53,7 @@ class ImageCachePassTestCase(base.PrecacheServersTestBase):
     def test_pass_keeps_base_file_of_running_server(self):
         server = self.boot('compute1', self.image_id)
         disk = self.instance_disk('compute1', server)
-        self.assertEqual([disk, self.base_file], base.backing_chain(disk))
+        self.assertEqual([disk, self.base_file], qemu_img.backing_chain(disk))
         before = os.stat(self.base_file).st_mtime_ns
 
         self.run_image_cache_pass('compute1')
@@ -60,7 +61,7 @@ class ImageCachePassTestCase(base.PrecacheServersTestBase):
         # Kept, and touched as nova's _mark_in_use does.
         self.assertTrue(os.path.exists(self.base_file))
         self.assertGreaterEqual(os.stat(self.base_file).st_mtime_ns, before)
-        self.assertEqual([disk, self.base_file], base.backing_chain(disk))
+        self.assertEqual([disk, self.base_file], qemu_img.backing_chain(disk))
         self.assertIn('Active base files: %s' % self.base_file,
                       self.stdlog.logger.output)
         # The other compute has no _base, and nothing of compute1's is lost

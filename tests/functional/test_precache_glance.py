@@ -20,10 +20,8 @@ user needs keystone, which is not here: its context is replaced by one the
 glance fixture authenticates, and nothing else is.
 """
 
-import json
 import os
 import socket
-import subprocess
 import threading
 import time
 
@@ -36,14 +34,8 @@ from nova.virt.libvirt import imagecache as nova_imagecache
 from nova_precache import catalog
 from nova_precache import glance_health
 from nova_precache import imagecache
-from tests.functional import base
 from tests.functional import glance_api
-
-
-def _format(path):
-    return json.loads(subprocess.run(
-        ['qemu-img', 'info', '--output=json', '-U', path], check=True,
-        capture_output=True, text=True).stdout)['format']
+from tests import qemu_img
 
 
 class PassWithGlanceTestCase(test.TestCase):
@@ -84,7 +76,7 @@ class PassWithGlanceTestCase(test.TestCase):
             f.write(''.join('%s\n' % i for i in image_ids))
 
     def test_steady_state_makes_no_glance_request(self):
-        images = [self.glance.upload(base.qcow2_image())['id'],
+        images = [self.glance.upload(qemu_img.qcow2_image())['id'],
                   self.glance.upload(os.urandom(1 << 20),
                                      disk_format='raw')['id']]
         unknown = '3b0c1c1e-3f0a-4a4e-9c8e-2f0d7f5e6a11'
@@ -99,7 +91,8 @@ class PassWithGlanceTestCase(test.TestCase):
         self.assertIn('0 waiting for Glance', self.stdlog.logger.output)
 
         for image_id in images:
-            self.assertEqual('raw', _format(self._base_file(image_id)))
+            self.assertEqual(
+                'raw', qemu_img.info(self._base_file(image_id))['format'])
         self.assertGreater(self.glance.request_count(), before)
         known = catalog.Catalog(self.manager.cache_dir,
                                 self.manager.lock_path)
@@ -142,10 +135,10 @@ class PassWithGlanceTestCase(test.TestCase):
                 if f.endswith(('.part', '.converted'))]
 
     def test_killed_while_idle(self):
-        cached = self.glance.upload(base.qcow2_image())['id']
+        cached = self.glance.upload(qemu_img.qcow2_image())['id']
         self._critical(cached)
         self.manager.update(self.ctxt, [])
-        new = [self.glance.upload(base.qcow2_image())['id']
+        new = [self.glance.upload(qemu_img.qcow2_image())['id']
                for _ in range(3)]
         self._critical(cached, *new)
         self.glance.kill()

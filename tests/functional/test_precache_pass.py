@@ -17,9 +17,7 @@ fixture; fetches go through nova's fetch_to_raw with real qemu-img.
 """
 
 import filecmp
-import json
 import os
-import subprocess
 import time
 
 import fixtures
@@ -30,12 +28,9 @@ from nova.virt.libvirt import utils as libvirt_utils
 from nova_precache import stats
 from nova_precache import targets
 from tests.functional import base
+from tests import qemu_img
 
 OPERATOR = 'a7b1f7a6c5d34f2e9d1e0c4b8a2f6e10'
-
-
-def _format(path):
-    return _info(path)['format']
 
 
 class PrecachePassTestCase(base.PrecacheServersTestBase):
@@ -57,7 +52,7 @@ class PrecachePassTestCase(base.PrecacheServersTestBase):
                    group='precache')
         for host in ('compute1', 'compute2', 'compute3'):
             self.start_compute(host)
-        self.image_bytes = base.qcow2_image()
+        self.image_bytes = qemu_img.qcow2_image()
 
     def _image(self, name, **meta):
         return self.create_image(self.image_bytes, name=name, **meta)['id']
@@ -83,7 +78,7 @@ class PrecachePassTestCase(base.PrecacheServersTestBase):
         self.run_image_cache_pass('compute1')
 
         self.assertTrue(os.path.exists(base_file))
-        self.assertEqual('raw', _format(base_file))
+        self.assertEqual('raw', qemu_img.info(base_file)['format'])
         self.assertFalse(os.path.exists(base_file + '.part'))
         self.assertIn('Pre-caching pass: 1 images kept, 1 fetched',
                       self.stdlog.logger.output)
@@ -244,7 +239,7 @@ class ResizeTargetTestCase(base.PrecacheServersTestBase):
                    group='precache')
         self.start_compute('compute1')
         self.start_compute('compute2')
-        self.image = self.create_image(base.qcow2_image())['id']
+        self.image = self.create_image(qemu_img.qcow2_image())['id']
         with open(critical_file, 'w') as f:
             f.write(self.image + '\n')
         self.base_name = nova_imagecache.get_cache_fname(self.image)
@@ -271,13 +266,13 @@ class ResizeTargetTestCase(base.PrecacheServersTestBase):
         self.assertEqual([], self._root_disk_creations())
         disk = self.instance_disk('compute1', server)
         base_file = os.path.join(self.base_dir('compute1'), self.base_name)
-        self.assertEqual([disk, base_file], base.backing_chain(disk))
+        self.assertEqual([disk, base_file], qemu_img.backing_chain(disk))
         # A stock spawn of the same image and flavor on compute2, where
         # there is no target, makes the same disk.
         stock = self.boot('compute2', self.image, flavor_id=self._flavor(1))
         self.assertEqual(1, len(self._root_disk_creations()))
         stock_disk = self.instance_disk('compute2', stock)
-        mine, theirs = _info(disk), _info(stock_disk)
+        mine, theirs = qemu_img.info(disk), qemu_img.info(stock_disk)
         self.assertEqual(
             ('qcow2', 2 ** 30, 'raw', self.base_name),
             (mine['format'], mine['virtual-size'],
@@ -305,7 +300,7 @@ class ResizeTargetTestCase(base.PrecacheServersTestBase):
         [call] = self._root_disk_creations()
         disk = self.instance_disk('compute1', server)
         self.assertEqual(flavor['disk'] * 2 ** 30,
-                         _info(disk)['virtual-size'])
+                         qemu_img.info(disk)['virtual-size'])
 
     def test_target_pruned_with_its_base_file(self):
         self.flags(remove_unused_base_images=True,
@@ -321,9 +316,3 @@ class ResizeTargetTestCase(base.PrecacheServersTestBase):
         self.assertFalse(os.path.exists(
             os.path.join(self.base_dir('compute1'), self.base_name)))
         self.assertFalse(os.path.exists(target))
-
-
-def _info(path):
-    out = subprocess.run(['qemu-img', 'info', '--output=json', '-U', path],
-                         check=True, capture_output=True, text=True).stdout
-    return json.loads(out)

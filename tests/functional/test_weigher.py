@@ -21,6 +21,7 @@ servers land is the point here, not their disks.
 import collections
 
 from tests.functional import base
+from tests import qemu_img
 
 
 class ImageCacheWeigherTestCase(base.PrecacheServersTestBase):
@@ -37,7 +38,7 @@ class ImageCacheWeigherTestCase(base.PrecacheServersTestBase):
         self.flags(enabled=True, min_free_disk_gb=0, group='precache')
         for host in ('compute1', 'compute2', 'compute3'):
             self.start_compute(host)
-        self.image = self.create_image(base.qcow2_image())['id']
+        self.image = self.create_image(qemu_img.qcow2_image())['id']
         self.admin_api.microversion = '2.81'
         self.warm = self.admin_api.post_aggregate(
             {'aggregate': {'name': 'warm'}})

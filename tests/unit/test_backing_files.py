@@ -17,7 +17,6 @@ asks qemu-img about every disk, ours reads the qcow2 headers.
 """
 
 import os
-import subprocess
 
 import fixtures
 from nova import test
@@ -26,10 +25,7 @@ from nova.virt import images
 from nova.virt.libvirt import imagecache
 
 from nova_precache import imagecache as precache_imagecache
-
-
-def qemu_img(*args):
-    subprocess.run(('qemu-img',) + args, check=True, capture_output=True)
+from tests import qemu_img
 
 
 class BackingFilesTestCase(test.NoDBTestCase):
@@ -44,7 +40,7 @@ class BackingFilesTestCase(test.NoDBTestCase):
         self.bases = bases = [imagecache.get_cache_fname('image-%d' % i)
                               for i in range(4)]
         for name in bases:
-            qemu_img('create', '-f', 'raw',
+            qemu_img.run('create', '-f', 'raw',
                      os.path.join(self.base_dir, name), '1M')
         # Absolute and relative backing names, a raw disk, a plain qcow2,
         # a directory with no disk, a stranger; bases[3] is unused.
@@ -58,12 +54,12 @@ class BackingFilesTestCase(test.NoDBTestCase):
             self._instance(name)
             disk = os.path.join(self.instances, name, 'disk')
             if backing:
-                qemu_img('create', '-f', 'qcow2', '-F', 'raw', '-b', backing,
-                         disk, size)
+                qemu_img.run('create', '-f', 'qcow2', '-F', 'raw', '-b',
+                             backing, disk, size)
             else:
-                qemu_img('create', '-f', 'qcow2', disk, size)
+                qemu_img.run('create', '-f', 'qcow2', disk, size)
         self._instance('inst-raw')
-        qemu_img('create', '-f', 'raw',
+        qemu_img.run('create', '-f', 'raw',
                  os.path.join(self.instances, 'inst-raw', 'disk'), '1M')
         self._instance('inst-nodisk')
         os.mkdir(os.path.join(self.instances, 'not-an-instance'))

@@ -14,16 +14,12 @@
 
 import os
 import struct
-import subprocess
 
 import fixtures
 import testtools
 
 from nova_precache import qcow2
-
-
-def qemu_img(*args):
-    subprocess.run(('qemu-img',) + args, check=True, capture_output=True)
+from tests import qemu_img
 
 
 class ReadHeaderTestCase(testtools.TestCase):
@@ -32,7 +28,7 @@ class ReadHeaderTestCase(testtools.TestCase):
         super().setUp()
         self.tmp = self.useFixture(fixtures.TempDir()).path
         self.base = self._path('base')
-        qemu_img('create', '-f', 'raw', self.base, '16M')
+        qemu_img.run('create', '-f', 'raw', self.base, '16M')
 
     def _path(self, name):
         return os.path.join(self.tmp, name)
@@ -40,7 +36,7 @@ class ReadHeaderTestCase(testtools.TestCase):
     def test_overlay_v3_and_v2(self):
         for compat in ('1.1', '0.10'):
             disk = self._path('disk-' + compat)
-            qemu_img('create', '-f', 'qcow2', '-o',
+            qemu_img.run('create', '-f', 'qcow2', '-o',
                      'compat=%s,backing_file=%s,backing_fmt=raw'
                      % (compat, self.base), disk, '20G')
             self.assertEqual((self.base, 20 * 2 ** 30),
@@ -48,18 +44,18 @@ class ReadHeaderTestCase(testtools.TestCase):
 
     def test_relative_backing_name_as_written(self):
         disk = self._path('disk')
-        qemu_img('create', '-f', 'qcow2', '-F', 'raw', '-b', 'base', disk)
+        qemu_img.run('create', '-f', 'qcow2', '-F', 'raw', '-b', 'base', disk)
         self.assertEqual(('base', 16 * 2 ** 20), qcow2.read_header(disk))
 
     def test_no_backing_file(self):
         disk = self._path('plain')
-        qemu_img('create', '-f', 'qcow2', disk, '1G')
+        qemu_img.run('create', '-f', 'qcow2', disk, '1G')
         self.assertEqual((None, 2 ** 30), qcow2.read_header(disk))
 
     def test_not_qcow2_or_not_sure(self):
         self.assertIsNone(qcow2.read_header(self.base))
         disk = self._path('disk')
-        qemu_img('create', '-f', 'qcow2', '-F', 'raw', '-b', self.base,
+        qemu_img.run('create', '-f', 'qcow2', '-F', 'raw', '-b', self.base,
                  disk)
         with open(disk, 'rb') as f:
             header = bytearray(f.read(qcow2.MAX_READ))

@@ -12,7 +12,6 @@
 
 """Resize targets built and aged on real files with real qemu-img."""
 
-import json
 import os
 import subprocess
 
@@ -21,6 +20,7 @@ from nova import test
 from nova.virt.libvirt import imagecache
 
 from nova_precache import targets
+from tests import qemu_img
 
 GiB = 2 ** 30
 
@@ -36,16 +36,11 @@ class TargetsTestCase(test.NoDBTestCase):
         subprocess.run(['qemu-img', 'create', '-q', '-f', 'raw', self.base,
                         '1536M'], check=True)
 
-    def _info(self, path):
-        return json.loads(subprocess.run(
-            ['qemu-img', 'info', '--output=json', path], check=True,
-            capture_output=True, text=True).stdout)
-
     def test_build_makes_the_disk_nova_would(self):
         self.assertTrue(targets.build(self.cache_dir, self.base_name, 20,
                                       self.locks))
         target = targets.path(self.cache_dir, self.base_name, 20)
-        info = self._info(target)
+        info = qemu_img.info(target)
         self.assertEqual(('qcow2', 20 * GiB, self.base, 'raw'),
                          (info['format'], info['virtual-size'],
                           info['backing-filename'],
