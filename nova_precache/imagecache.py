@@ -147,8 +147,6 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
         """
         if not CONF.precache.enabled:
             return super()._list_backing_images()
-        base_dir = os.path.join(CONF.instances_path,
-                                CONF.image_cache.subdirectory_name)
         inuse_images = []
         for ent in os.listdir(CONF.instances_path):
             if ent not in self.instance_names:
@@ -170,7 +168,7 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
             if size and size % units.Gi == 0:
                 self.local_disks.setdefault(backing_file, set()).add(
                     size // units.Gi)
-            backing_path = os.path.join(base_dir, backing_file)
+            backing_path = os.path.join(self.cache_dir, backing_file)
             if backing_path not in inuse_images:
                 inuse_images.append(backing_path)
             if backing_path in self.unexplained_images:
