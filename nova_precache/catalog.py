@@ -40,6 +40,15 @@ FIELDS = ('name', 'size', 'owner', 'disk_format', 'container_format',
           'checksum', 'os_hash_algo', 'os_hash_value', 'is_public', 'status')
 
 
+def stamp(cache_dir):
+    """What changes whenever the catalog file is replaced, or None."""
+    try:
+        st = os.stat(os.path.join(cache_dir, DIRNAME, FILENAME))
+    except FileNotFoundError:
+        return None
+    return st.st_ino, st.st_mtime_ns, st.st_size
+
+
 class Catalog(object):
 
     def __init__(self, cache_dir, lock_path):

@@ -30,6 +30,7 @@ nova-compute's periodic task ``_run_image_cache_manager_pass`` calls
 Disabled, it is nova's ``ImageCacheManager``.
 """
 
+import collections
 from concurrent import futures
 import os
 import time
@@ -46,7 +47,6 @@ from nova.image import glance
 import nova.privsep.path
 from nova import utils
 from nova.virt.libvirt import imagecache
-from nova.virt.libvirt import utils as libvirt_utils
 
 from nova_precache import budget
 from nova_precache import catalog
@@ -54,13 +54,18 @@ from nova_precache import conf
 from nova_precache import critical
 from nova_precache import fetch
 from nova_precache import glance_health
-from nova_precache import qcow2
+from nova_precache import local_disks
 from nova_precache import ranking
 from nova_precache import stats
 from nova_precache import targets
 
 LOG = logging.getLogger(__name__)
 CONF = conf.CONF
+
+# What a pass did with an image of its plan (``carry_out``'s outcomes).
+PRESENT = 'present'
+FETCHED = 'fetched'
+WAITING = 'waiting for Glance'
 
 
 class PrecacheImageCacheManager(imagecache.ImageCacheManager):
@@ -78,6 +83,7 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
         self.cut = None
         self._protected = set()
         self._published = None
+        self._best_first = []
         self._glance_context = None
         self._in_pass = False
         # {base file name: set of root_gb} of this pass's instance disks.
@@ -95,7 +101,7 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
             return super().update(context, all_instances)
         started = time.monotonic()
         fileutils.ensure_tree(self.cache_dir)
-        self.catalog = catalog.Catalog(self.cache_dir, self.lock_path)
+        self.load_catalog()
         self.cut = None
         self._protected = set()
         self.local_disks = {}
@@ -107,7 +113,7 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
             protected, self._protected = self._protected, set()
         if protected is None:
             return
-        summary = self._carry_out(context)
+        summary = self.carry_out(context, self.cut)
         summary['seconds'] = time.monotonic() - started
         LOG.info('Pre-caching pass: %(kept)d images kept, %(fetched)d '
                  'fetched (%(bytes)d bytes), %(failed)d failed, %(deferred)d '
@@ -118,8 +124,11 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
     def _age_and_verify_cached_images(self, context, all_instances,
                                       base_dir):
         if self._in_pass:
+            in_use = {image_id: local + remote for image_id, (
+                      local, remote, _) in self.used_images.items()
+                      if uuidutils.is_uuid_like(image_id) and local + remote}
             try:
-                self.cut = self._plan(context)
+                self.cut = self.plan(context, in_use)[1]
                 self._protected = {self.catalog.base_file(entry.image_id)
                                    for entry in self.cut.keep}
             except Exception:
@@ -155,7 +164,7 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
             if not os.path.exists(disk_path):
                 continue
             try:
-                backing_file, size = _backing_file(disk_path)
+                backing_file, size = local_disks.backing_file(disk_path)
             except processutils.ProcessExecutionError:
                 # As nova (bug 1261442): a disk deleted under our feet.
                 if not os.path.exists(disk_path):
@@ -181,22 +190,32 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
 
     # The plan.
 
-    def _plan(self, context):
-        in_use = {image_id for image_id, (local, remote, _) in
-                  self.used_images.items()
-                  if uuidutils.is_uuid_like(image_id) and local + remote}
+    def load_catalog(self):
+        """Read this host's catalog afresh for a pass or a plan."""
+        self.catalog = catalog.Catalog(self.cache_dir, self.lock_path)
+        return self.catalog
+
+    def plan(self, context, in_use, ask_glance=True):
+        """Rank this host's images and cut the ranking to the budget.
+
+        :param context: admin context, or None where nova's database cannot
+            be reached (rankers that need it then have no say).
+        :param in_use: {image_id: number of local instances using it}
+        :param ask_glance: whether to ask Glance for the metadata of the
+            images the catalog does not know yet.
+        :returns: (the ranked list of ranking.PlanEntry, its budget.Cut)
+        """
         for image_id in in_use:
             self.catalog.record(image_id)
         critical_images = self.critical_images.load(
             CONF.precache.critical_images_file)
-        signals = ranking.Signals(
-            context, CONF.host,
-            {i: sum(self.used_images[i][:2]) for i in in_use},
-            critical_images, self.catalog)
+        signals = ranking.Signals(context, CONF.host, in_use,
+                                  critical_images, self.catalog)
         plan = ranking.rank(self.rankers, signals)
-        must_keep = in_use | set(critical_images)
+        must_keep = set(in_use) | set(critical_images)
         window = plan[:CONF.precache.max_images + len(must_keep)]
-        if self._learn(context, [e.image_id for e in window]):
+        if ask_glance and self._learn(context,
+                                      [e.image_id for e in window]):
             # What Glance told (owners) may change the order.
             plan = ranking.rank(self.rankers, signals)
 
@@ -223,7 +242,7 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
                         'raise the budget.',
                         {'images': CONF.precache.max_images,
                          'gb': CONF.precache.max_cache_gb})
-        return cut
+        return plan, cut
 
     def _learn(self, context, image_ids):
         """Ask Glance for what the catalog lacks; True if anything learned."""
@@ -266,15 +285,26 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
 
     # Carrying the plan out.
 
-    def _carry_out(self, context):
-        cut = self.cut
+    def carry_out(self, context, cut, prune_targets=True):
+        """Fetch and touch what ``cut`` keeps, build targets, publish.
+
+        :returns: the pass's counts, and in ``outcomes`` what became of
+            each image of the plan: present, fetched, failed (and why),
+            waiting for Glance or left out (and why).
+        """
         fetching = {e.image_id for e in cut.fetch}
+        outcomes = {}
         for entry in cut.keep:
             if entry.image_id not in fetching:
                 self._touch(self.catalog.base_file(entry.image_id))
-        fetched, failed, deferred, fetched_bytes = 0, 0, 0, 0
+                outcomes[entry.image_id] = PRESENT
+        for entry, why in cut.left_out:
+            outcomes[entry.image_id] = (
+                WAITING if why == budget.NO_METADATA else 'left out: ' + why)
+        fetched_bytes = 0
         pending = cut.fetch if self.glance_health.available() else []
-        deferred = len(cut.fetch) - len(pending)
+        outcomes.update((e.image_id, WAITING) for e in cut.fetch[
+            len(pending):])
         with futures.ThreadPoolExecutor(
                 CONF.precache.fetch_concurrency) as pool:
             jobs = {pool.submit(self._fetch, context, entry.image_id): entry
@@ -282,36 +312,40 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
             for job in futures.as_completed(jobs):
                 image_id = jobs[job].image_id
                 if job.cancelled():
-                    deferred += 1
+                    outcomes[image_id] = WAITING
                     continue
                 try:
                     if job.result():
-                        fetched += 1
                         fetched_bytes += os.stat(
                             self.catalog.base_file(image_id)).st_blocks * 512
+                        outcomes[image_id] = FETCHED
+                    else:
+                        outcomes[image_id] = PRESENT
                     self.glance_health.succeeded()
                 except Exception as e:
                     if glance_health.is_outage(e):
                         # Logged once by glance_health; what has not
                         # started waits for Glance to come back.
-                        deferred += 1
+                        outcomes[image_id] = WAITING
                         self.glance_health.failed(e)
                         for other in jobs:
                             other.cancel()
                         continue
-                    failed += 1
+                    outcomes[image_id] = 'failed: %s' % e
                     LOG.error('Pre-caching image %(image)s failed: %(error)s',
                               {'image': image_id, 'error': e})
-        built = self._build_targets(cut)
+        built = self._build_targets(cut, prune_targets)
         self.catalog.save()
-        self._published = self._publish(
-            self.catalog, [e.image_id for e in cut.keep])
-        waiting = sum(why == budget.NO_METADATA for _, why in cut.left_out)
-        return {'kept': len(cut.keep), 'fetched': fetched, 'failed': failed,
-                'deferred': deferred + waiting, 'bytes': fetched_bytes,
-                'left_out': len(cut.left_out) - waiting, 'targets': built}
+        self._best_first = [e.image_id for e in cut.keep]
+        self._published = None
+        counts = collections.Counter(o.split(':')[0] for o in
+                                     outcomes.values())
+        return {'kept': len(cut.keep), 'fetched': counts[FETCHED],
+                'failed': counts['failed'], 'deferred': counts[WAITING],
+                'bytes': fetched_bytes, 'left_out': counts['left out'],
+                'targets': built, 'outcomes': outcomes}
 
-    def _build_targets(self, cut):
+    def _build_targets(self, cut, prune=True):
         """Make the resize targets spawns here will want; age the rest."""
         wanted = {(base, gb) for base, sizes in self.local_disks.items()
                   for gb in sizes}
@@ -328,7 +362,8 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
                 LOG.error('Cannot build the %(gb)dG resize target of '
                           '%(base)s: %(error)s',
                           {'gb': root_gb, 'base': base, 'error': e})
-        targets.prune(self.cache_dir, wanted, self.lock_path)
+        if prune:
+            targets.prune(self.cache_dir, wanted, self.lock_path)
         return built
 
     def _fetch(self, context, image_id):
@@ -363,13 +398,19 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
         cat.save()
         self._published = None
 
-    def _publish(self, known, best_first):
-        """Stats of the images ``known`` holds, ``best_first`` first."""
-        cached = set(known.cached())
-        ordered = [i for i in best_first if i in cached]
+    def _publish(self):
+        """(catalog stamp, stats) of what the catalog on disk holds.
+
+        The last plan's images come first, so that the most valuable ones
+        survive the stats' bound. Only files are read: the resource
+        tracker may call this during a pass.
+        """
+        stamp = catalog.stamp(self.cache_dir)
+        cached = set(catalog.Catalog(self.cache_dir, self.lock_path).cached())
+        ordered = [i for i in self._best_first if i in cached]
         ordered += sorted(cached - set(ordered))
         ready = targets.present(self.cache_dir)
-        return stats.encode(
+        return stamp, stats.encode(
             {image_id: sorted(ready.get(
                 imagecache.get_cache_fname(image_id), ()))
              for image_id in ordered},
@@ -377,30 +418,17 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
                 CONF.precache.critical_images_file))
 
     def published_stats(self):
-        """Stats entries for the driver's get_available_resource()."""
+        """Stats entries for the driver's get_available_resource().
+
+        Made again whenever the catalog changed since: a pass here, nova's
+        pre-cache API, or ``nova-precache run`` in another process.
+        """
         if not CONF.precache.enabled:
             return {}
-        published = self._published
-        if published is None:
-            # Nothing ranked since start-up (or since nova's pre-cache API
-            # added an image): what the catalog on disk knows. The resource
-            # tracker may call this during a pass: no pass state is used.
-            published = self._publish(
-                catalog.Catalog(self.cache_dir, self.lock_path), [])
-            self._published = published
-        return published
-
-
-def _backing_file(disk_path):
-    """(backing file name or None, virtual size or None) of a disk."""
-    try:
-        header = qcow2.read_header(disk_path)
-    except OSError:
-        header = None
-    if header is None:
-        return libvirt_utils.get_disk_backing_file(disk_path), None
-    backing_file, size = header
-    return backing_file and os.path.basename(backing_file), size
+        if (self._published is None or
+                self._published[0] != catalog.stamp(self.cache_dir)):
+            self._published = self._publish()
+        return self._published[1]
 
 
 def _free_bytes(path):

@@ -28,6 +28,9 @@ from nova_precache import stats
 class ClusterUsageRanker(ranking.Ranker):
 
     def score(self, signals):
+        if signals.context is None:
+            # Run where nova's database cannot be reached (the CLI).
+            return {}
         holders = collections.Counter()
         for node in objects.ComputeNodeList.get_all(signals.context):
             if node.host != signals.host:
