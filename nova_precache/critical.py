@@ -22,15 +22,115 @@ Operators edit the file while nova-compute runs: it is read again whenever
 its modification time or size changes. Nothing in it can stop the pass: a
 bad line is logged with its line number and skipped, and a file that cannot
 be read keeps the last list read successfully.
+
+``add()`` and ``remove()`` edit the file for ``nova-precache critical``:
+under a lock, keeping every other line as it is, and replacing the file
+atomically so that nova-compute reads the old list or the new one.
 """
 
 import collections
 import os
+import tempfile
 
+from oslo_concurrency import lockutils
 from oslo_log import log as logging
 from oslo_utils import uuidutils
 
 LOG = logging.getLogger(__name__)
+
+
+HEADER = """\
+# Mission-critical images: always cached, never aged out.
+# One image UUID per line, optionally followed by a note.
+"""
+
+
+class EditError(ValueError):
+    """An edit of the critical list that cannot be made, and why."""
+
+
+def _is_image_id(value):
+    return uuidutils.is_uuid_like(value) and len(value) == 36
+
+
+def image_id(value):
+    """The canonical form of image UUID ``value``; EditError if it is not."""
+    if not _is_image_id(value):
+        raise EditError('%r is not an image UUID (expected the form '
+                        'xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)' % value)
+    return value.lower()
+
+
+def add(path, value, note=''):
+    """Append image ``value`` with ``note``; the file is made if missing."""
+    new_id = image_id(value)
+    if note and (not note.isprintable() or note != note.strip()):
+        raise EditError('the note must be one line of printable text '
+                        'without surrounding blanks: %r' % note)
+
+    def _add(lines):
+        for number, listed in _listed(lines):
+            if listed == new_id:
+                raise EditError('image %s is already listed in %s (line %d)'
+                                % (new_id, path, number))
+        line = '%s  %s' % (new_id, note) if note else new_id
+        return (lines or HEADER.splitlines()) + [line]
+
+    _edit(path, _add, create=True)
+
+
+def remove(path, value):
+    """Remove every line that lists image ``value``."""
+    old_id = image_id(value)
+
+    def _remove(lines):
+        drop = {number for number, listed in _listed(lines)
+                if listed == old_id}
+        if not drop:
+            raise EditError('image %s is not listed in %s' % (old_id, path))
+        return [line for number, line in enumerate(lines, 1)
+                if number not in drop]
+
+    _edit(path, _remove)
+
+
+def _listed(lines):
+    """(line number, lower-cased first field) of the lines naming images."""
+    for number, line in enumerate(lines, 1):
+        fields = line.split(None, 1)
+        if fields and not fields[0].startswith('#'):
+            yield number, fields[0].lower()
+
+
+def _edit(path, change, create=False):
+    """Replace ``path`` by ``change(its lines)``, atomically, under a lock."""
+    directory, name = os.path.split(os.path.abspath(path))
+    with lockutils.external_lock('.%s.lock' % name, lock_path=directory):
+        try:
+            with open(path, encoding='utf-8') as f:
+                lines = f.read().splitlines()
+            st = os.stat(path)
+        except FileNotFoundError:
+            if not create:
+                raise
+            lines, st = [], None
+        new_lines = change(lines)
+        fd, tmp = tempfile.mkstemp(prefix='.%s.' % name, dir=directory)
+        try:
+            with os.fdopen(fd, 'w', encoding='utf-8') as f:
+                f.write(''.join(line + '\n' for line in new_lines))
+                f.flush()
+                os.fsync(f.fileno())
+            if st is not None:
+                os.chmod(tmp, st.st_mode & 0o7777)
+                if (st.st_uid, st.st_gid) != (os.geteuid(), os.getegid()):
+                    os.chown(tmp, st.st_uid, st.st_gid)
+            else:
+                os.chmod(tmp, 0o644)
+            os.replace(tmp, path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
 
 
 def parse(path, lines):
@@ -41,7 +141,7 @@ def parse(path, lines):
         if not fields or fields[0].startswith('#'):
             continue
         image_id = fields[0].lower()
-        if not uuidutils.is_uuid_like(image_id) or len(image_id) != 36:
+        if not _is_image_id(image_id):
             LOG.warning('%(path)s:%(line)d: %(value)r is not an image UUID; '
                         'line skipped',
                         {'path': path, 'line': number, 'value': fields[0]})
