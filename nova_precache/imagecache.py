@@ -33,6 +33,7 @@ Disabled, it is nova's ``ImageCacheManager``.
 import collections
 from concurrent import futures
 import os
+import stat
 import time
 
 from oslo_concurrency import processutils
@@ -198,8 +199,7 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
     def plan(self, context, in_use, ask_glance=True):
         """Rank this host's images and cut the ranking to the budget.
 
-        :param context: admin context, or None where nova's database cannot
-            be reached (rankers that need it then have no say).
+        :param context: admin context.
         :param in_use: {image_id: number of local instances using it}
         :param ask_glance: whether to ask Glance for the metadata of the
             images the catalog does not know yet.
@@ -230,7 +230,8 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
                  'size') for e in plan if e.image_id not in present}
         sizes = {i: s for i, s in sizes.items() if isinstance(s, int)}
         cut = budget.cut(plan, must_keep, present, sizes,
-                         self.get_disk_usage(), _free_bytes(self.cache_dir))
+                         _cache_bytes(self.cache_dir),
+                         _free_bytes(self.cache_dir))
         for entry, why in cut.left_out:
             LOG.debug('Leaving out image %(image)s: %(why)s',
                       {'image': entry.image_id, 'why': why})
@@ -345,14 +346,19 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
                 'bytes': fetched_bytes, 'left_out': counts['left out'],
                 'targets': built, 'outcomes': outcomes}
 
-    def _build_targets(self, cut, prune=True):
-        """Make the resize targets spawns here will want; age the rest."""
+    def wanted_targets(self, cut):
+        """{(base file name, root_gb)} of the targets spawns here want."""
         wanted = {(base, gb) for base, sizes in self.local_disks.items()
                   for gb in sizes}
         for entry in cut.keep:
             base = imagecache.get_cache_fname(entry.image_id)
             wanted.update((base, gb)
                           for gb in CONF.precache.resize_target_sizes)
+        return wanted
+
+    def _build_targets(self, cut, prune=True):
+        """Make the resize targets spawns here will want; age the rest."""
+        wanted = self.wanted_targets(cut)
         built = 0
         for base, root_gb in sorted(wanted):
             try:
@@ -382,7 +388,13 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
         @utils.synchronized(os.path.basename(base_file), external=True,
                             lock_path=self.lock_path)
         def _locked_touch():
-            if os.path.exists(base_file):
+            try:
+                os.utime(base_file)
+            except FileNotFoundError:
+                pass
+            except PermissionError:
+                # libvirt may have given the file to the qemu user; nova
+                # touches base files through privsep for that reason.
                 nova.privsep.path.utime(base_file)
 
         _locked_touch()
@@ -431,6 +443,30 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
         return self._published[1]
 
 
+def _cache_bytes(cache_dir):
+    """Disk space the base files use.
+
+    Not nova's get_disk_usage(): that counts what the cache takes from the
+    instances' disk, and is 0 when the cache is on a file system of its own.
+    """
+    used = 0
+    try:
+        names = os.listdir(cache_dir)
+    except FileNotFoundError:
+        return 0
+    for name in names:
+        try:
+            st = os.stat(os.path.join(cache_dir, name))
+        except FileNotFoundError:
+            continue
+        if stat.S_ISREG(st.st_mode):
+            used += st.st_blocks * 512
+    return used
+
+
 def _free_bytes(path):
+    """Free space for the cache, before ``path`` exists too."""
+    while not os.path.isdir(path):
+        path = os.path.dirname(path)
     st = os.statvfs(path)
     return st.f_bavail * st.f_frsize
