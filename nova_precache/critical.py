@@ -162,6 +162,7 @@ class CriticalImages(object):
         self._path = None
         self._stamp = None
         self._images = collections.OrderedDict()
+        self._error = None
 
     def load(self, path):
         """Return the current {image_id: note}, re-reading a changed file."""
@@ -178,9 +179,15 @@ class CriticalImages(object):
                 self._stamp = stamp
                 LOG.info('Critical images file %(path)s: %(count)d images',
                          {'path': path, 'count': len(self._images)})
+            self._error = None
         except (OSError, UnicodeDecodeError) as e:
-            LOG.error('Cannot read critical images file %(path)s, keeping '
-                      'the %(count)d images read before: %(error)s',
-                      {'path': path, 'count': len(self._images), 'error': e})
+            # Once, not at every pass and stats update, until it changes.
+            if str(e) != self._error:
+                LOG.error('Cannot read critical images file %(path)s, '
+                          'keeping the %(count)d images read before: '
+                          '%(error)s', {'path': path,
+                                        'count': len(self._images),
+                                        'error': e})
+            self._error = str(e)
             self._stamp = None
         return self._images

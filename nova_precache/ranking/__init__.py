@@ -37,8 +37,7 @@ NAMESPACE = 'nova_precache.rankers'
 class Signals(object):
     """What the rankers know of this host and its cache in one pass.
 
-    :param context: admin context, for rankers that read nova's DB; None
-        where it cannot be reached, and such rankers then have no say.
+    :param context: admin context, for rankers that read nova's DB.
     :param host: this compute's host name.
     :param local_usage: {image_id: number of local instances using it}.
     :param critical: ordered {image_id: note} from the critical list.

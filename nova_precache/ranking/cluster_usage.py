@@ -19,17 +19,35 @@ call and no scan of the instances table.
 
 import collections
 
-from nova import objects
+from oslo_log import log as logging
 
+from nova import objects
+from nova.objects import base as objects_base
+
+from nova_precache import conf
 from nova_precache import ranking
 from nova_precache import stats
+
+LOG = logging.getLogger(__name__)
+CONF = conf.CONF
+
+
+def _nova_db_reachable():
+    """Whether this process reads nova's DB (conductor or a connection).
+
+    nova-compute goes through the conductor; ``nova-precache`` on a
+    compute node has neither, and this ranker then has no say.
+    """
+    return (objects_base.NovaObject.indirection_api is not None or
+            bool(CONF.database.connection))
 
 
 class ClusterUsageRanker(ranking.Ranker):
 
     def score(self, signals):
-        if signals.context is None:
-            # Run where nova's database cannot be reached (the CLI).
+        if not _nova_db_reachable():
+            LOG.debug('cluster_usage: neither the conductor nor nova\'s '
+                      'database is configured here; no say')
             return {}
         holders = collections.Counter()
         for node in objects.ComputeNodeList.get_all(signals.context):

@@ -93,9 +93,15 @@ class GlanceAPI(fixtures.Fixture):
 
     ready_timeout = 60
 
-    def __init__(self, venv=None):
+    def __init__(self, venv=None, anonymous=False):
+        """``anonymous``: serve public images to requests without a token.
+
+        Stands in, for a separate process such as ``nova-precache``, for
+        the Nova service user that keystone would authenticate.
+        """
         super().__init__()
         self.venv = venv or os.environ.get('GLANCE_VENV')
+        self.anonymous = anonymous
         self.project_id = uuid.uuid4().hex
         self.user_id = uuid.uuid4().hex
         self.process = None
@@ -124,7 +130,7 @@ class GlanceAPI(fixtures.Fixture):
         self.conf = self._path('glance-api.conf')
         self.db = self._path('glance.sqlite')
         paste = self._path('glance-api-paste.ini')
-        _write_ini(self.conf, {
+        config = {
             'DEFAULT': {
                 'enabled_backends': 'fs:file',
                 # Without the brackets every image POST is a 500.
@@ -141,7 +147,13 @@ class GlanceAPI(fixtures.Fixture):
                 'filesystem_store_datadir': self._path('tasks')},
             'oslo_concurrency': {'lock_path': self._path('locks')},
             'paste_deploy': {'config_file': paste, 'flavor': 'headers'},
-        })
+        }
+        if self.anonymous:
+            config['DEFAULT']['allow_anonymous_access'] = 'True'
+            # Glance's new policy defaults want a reader role for any read.
+            config['oslo_policy'] = {'enforce_new_defaults': 'False',
+                                     'enforce_scope': 'False'}
+        _write_ini(self.conf, config)
         _write_ini(paste, {
             'pipeline:glance-api-headers': {
                 'pipeline': 'versionnegotiation context rootapp'},

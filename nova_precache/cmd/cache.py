@@ -1,0 +1,262 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""``status``, ``plan`` and ``run``: this host's cache, seen and driven.
+
+They read what nova-compute's pass reads (the instances' disks, the
+catalog, the critical list, nova.conf) but not nova's database, which a
+compute node cannot reach: an instance directory on disk counts as a local
+instance, and the ``cluster_usage`` ranker, which reads the other hosts'
+stats through the conductor, has no say here. ``run`` fetches and builds
+but never removes a base file: aging needs nova's view of the instances
+and stays with nova-compute's periodic task.
+"""
+
+import os
+import time
+
+from cliff import lister
+from oslo_log import log as logging
+from oslo_utils import fileutils
+from oslo_utils import units
+
+from nova import context as nova_context
+from nova.virt.libvirt import imagecache as nova_imagecache
+
+from nova_precache import cmd
+from nova_precache.cmd import progress
+from nova_precache import conf
+from nova_precache import imagecache
+from nova_precache import local_disks
+from nova_precache import ranking
+from nova_precache import targets
+
+LOG = logging.getLogger(__name__)
+CONF = conf.CONF
+
+
+def _check_instances_path():
+    if not os.path.isdir(CONF.instances_path):
+        raise cmd.BadConfig('instances_path %s does not exist'
+                            % CONF.instances_path)
+
+
+class HostCache(object):
+    """This host's cache, its instance disks and the plan of its pass."""
+
+    def __init__(self):
+        _check_instances_path()
+        try:
+            self.manager = imagecache.PrecacheImageCacheManager()
+            self.manager.rankers = ranking.load(CONF.precache.rankers)
+        except ranking.UnknownRanker as e:
+            raise cmd.BadConfig(str(e))
+        self.catalog = self.manager.load_catalog()
+        self.cache_dir = self.manager.cache_dir
+        self.disks = local_disks.scan(
+            CONF.instances_path, skip={CONF.image_cache.subdirectory_name})
+        self.image_of = {nova_imagecache.get_cache_fname(image_id): image_id
+                         for image_id in self.catalog.images}
+        self.in_use = {}
+        for base, disks in self.disks.items():
+            if base in self.image_of:
+                self.in_use[self.image_of[base]] = len(
+                    {d.instance for d in disks})
+        self.manager.local_disks = {
+            base: {d.virtual_size // units.Gi for d in disks
+                   if d.name == 'disk' and d.virtual_size and
+                   d.virtual_size % units.Gi == 0}
+            for base, disks in self.disks.items()}
+        # A missing or unreadable list is logged, as nova-compute does.
+        self.critical = self.manager.critical_images.load(
+            CONF.precache.critical_images_file)
+
+    def plan(self, context, ask_glance):
+        """(ranked entries, budget cut) as nova-compute's pass makes them."""
+        return self.manager.plan(context, self.in_use, ask_glance=ask_glance)
+
+
+def decisions(entries, cut):
+    """[(rank, entry, decision)] in plan order."""
+    fetch = {e.image_id for e in cut.fetch}
+    keep = {e.image_id for e in cut.keep}
+    why = {e.image_id: reason for e, reason in cut.left_out}
+    rows = []
+    for rank, entry in enumerate(entries, 1):
+        if entry.image_id in fetch:
+            decision = 'fetch'
+        elif entry.image_id in keep:
+            decision = 'keep'
+        else:
+            decision = 'left out: %s' % why[entry.image_id]
+        rows.append((rank, entry, decision))
+    return rows
+
+
+def _name(catalog, image_id):
+    return (catalog.metadata(image_id) or {}).get('name') or ''
+
+
+def _size(catalog, image_id):
+    return (catalog.metadata(image_id) or {}).get('size')
+
+
+def _age(seconds):
+    seconds = max(0, int(seconds))
+    if seconds < 3600:
+        return '%dm%02ds' % divmod(seconds, 60)
+    if seconds < 86400:
+        return '%dh%02dm' % (seconds // 3600, seconds % 3600 // 60)
+    return '%dd%02dh' % (seconds // 86400, seconds % 86400 // 3600)
+
+
+class Plan(cmd.Command, lister.Lister):
+    """The ranking and budget cut the next pass would make, with reasons.
+
+    Reads only files: nothing is fetched and Glance is not asked. An image
+    Glance has not described yet shows as waiting for its metadata.
+    """
+
+    def take_action(self, parsed_args):
+        host = HostCache()
+        entries, cut = host.plan(nova_context.get_admin_context(),
+                                 ask_glance=False)
+        return (('Rank', 'Image ID', 'Name', 'Size', 'Decision', 'Reasons'),
+                [(rank, e.image_id, _name(host.catalog, e.image_id),
+                  _size(host.catalog, e.image_id), decision,
+                  '; '.join(e.reasons))
+                 for rank, e, decision in decisions(entries, cut)])
+
+
+class Status(cmd.Command, lister.Lister):
+    """Every file in the cache: what it is, why it is kept, what goes next.
+
+    ``Fate`` says what nova-compute's next pass does with the file:
+    keep it (and why), remove it, or leave it until it is old enough.
+    """
+
+    def take_action(self, parsed_args):
+        host = HostCache()
+        entries, cut = host.plan(nova_context.get_admin_context(),
+                                 ask_glance=False)
+        kept = {e.image_id: rank for rank, e, decision in
+                decisions(entries, cut) if decision in ('keep', 'fetch')}
+        reasons = {e.image_id: e.reasons for e in entries}
+        now = time.time()
+        rows = []
+        names = (os.listdir(host.cache_dir)
+                 if os.path.isdir(host.cache_dir) else [])
+        for name in sorted(names):
+            path = os.path.join(host.cache_dir, name)
+            if not os.path.isfile(path):
+                continue
+            image_id = host.image_of.get(name.split('_')[0])
+            why = []
+            if image_id in host.critical:
+                why.append('critical' + (
+                    ' (%s)' % host.critical[image_id]
+                    if host.critical[image_id] else ''))
+            users = len({d.instance for d in host.disks.get(name, ())})
+            if users:
+                why.append('in use by %d local instance(s)' % users)
+            if image_id in kept and '_' not in name:
+                why.append('plan rank %d: %s' % (
+                    kept[image_id], '; '.join(reasons[image_id])))
+            st = os.stat(path)
+            fate = _fate(name, now - st.st_mtime, users,
+                         image_id in kept and '_' not in name)
+            rows.append((name, image_id or '', st.st_blocks * 512,
+                         _age(now - st.st_mtime), fate, '; '.join(why)))
+        wanted = host.manager.wanted_targets(cut)
+        for (base, root_gb), path in sorted(_targets(host.cache_dir)):
+            st = os.stat(path)
+            fate = ('kept: resize target' if (base, root_gb) in wanted else
+                    'removed by the next pass: no longer wanted')
+            rows.append((os.path.relpath(path, host.cache_dir),
+                         host.image_of.get(base, ''), st.st_blocks * 512,
+                         _age(now - st.st_mtime), fate,
+                         '%dG resize target of %s' % (root_gb, base)))
+        return (('File', 'Image ID', 'Bytes', 'Age', 'Fate', 'Why'), rows)
+
+
+def _targets(cache_dir):
+    for base, sizes in targets.present(cache_dir).items():
+        for root_gb in sizes:
+            yield (base, root_gb), targets.path(cache_dir, base, root_gb)
+
+
+def _fate(name, age, users, planned):
+    """What nova's next pass does with base file ``name`` (nova's rules)."""
+    if users:
+        return 'kept: in use'
+    if planned:
+        return 'kept: pre-caching plan'
+    digest = 40
+    if len(name) == digest:
+        maxage = CONF.image_cache.remove_unused_original_minimum_age_seconds
+    elif len(name) > digest + 2 and name[digest] == '_':
+        maxage = CONF.image_cache.remove_unused_resized_minimum_age_seconds
+    elif name.startswith(('swap_', 'ephemeral_')):
+        maxage = CONF.image_cache.remove_unused_original_minimum_age_seconds
+    else:
+        return 'not managed by nova'
+    if not CONF.image_cache.remove_unused_base_images:
+        return 'kept: remove_unused_base_images is off'
+    if age >= maxage:
+        return 'removed by the next pass'
+    return 'removed in %s if still unused' % _age(maxage - age)
+
+
+class Run(cmd.Command, lister.Lister):
+    """Run one pre-caching pass now, e.g. to warm a new compute node.
+
+    Fetches what the plan keeps and the cache lacks, and builds the resize
+    targets; removes nothing. Run it as the user nova-compute runs as.
+    Exit status 1 when a critical image could not be cached.
+    """
+
+    def take_action(self, parsed_args):
+        if not CONF.precache.enabled:
+            raise cmd.BadConfig('[precache] enabled is false: nova-compute '
+                                'would not keep what this run fetches')
+        _check_instances_path()
+        owner = os.stat(CONF.instances_path).st_uid
+        if os.geteuid() != owner:
+            raise cmd.BadConfig(
+                'run this as the owner of %s (uid %d), as nova-compute '
+                'runs: files made by another user would lock it out'
+                % (CONF.instances_path, owner))
+        host = HostCache()
+        fileutils.ensure_tree(host.cache_dir)
+        context = nova_context.get_admin_context()
+        entries, cut = host.plan(context, ask_glance=True)
+        downloads = [(e.image_id, host.catalog.base_file(e.image_id),
+                      _size(host.catalog, e.image_id)) for e in cut.fetch]
+        with progress.DownloadProgress(downloads, self.app.stderr):
+            summary = host.manager.carry_out(context, cut,
+                                             prune_targets=False)
+        outcomes = summary['outcomes']
+        missing = [i for i in host.critical
+                   if not os.path.exists(host.catalog.base_file(i))]
+        for image_id in missing:
+            self.app.stderr.write(
+                'nova-precache: critical image %s is not cached: %s\n'
+                % (image_id, outcomes.get(image_id, 'not in the plan')))
+        self.exit_code = cmd.EXIT_FAILED if missing else 0
+        rows = [(rank, e.image_id, _name(host.catalog, e.image_id),
+                 outcomes.get(e.image_id, ''))
+                for rank, e, _ in decisions(entries, cut)]
+        return ('Rank', 'Image ID', 'Name', 'Outcome'), rows
+
+    def run(self, parsed_args):
+        self.exit_code = 0
+        return super().run(parsed_args) or self.exit_code
