@@ -18,9 +18,11 @@ than ``max_images`` images, and fetched if it is missing and its size
 cache directory and above ``min_free_disk_gb`` of free disk. Images that
 local instances use, and critical ones, are always kept and ignore
 ``max_images`` and ``max_cache_gb`` (the critical list wins over the
-budget), but never the free-disk floor. Nothing is deleted here: an image
-left out is simply no longer protected, and nova's own aging removes it
-once no instance uses it.
+budget), but never the free-disk floor. The room they need is set aside
+before any other image is kept, wherever they rank, so what falls off is
+the lowest-ranked image that is neither in use nor critical. Nothing is
+deleted here: an image left out is simply no longer protected, and nova's
+own aging removes it once no instance uses it.
 """
 
 import collections
@@ -57,11 +59,20 @@ def cut(plan, must_keep, present, sizes, cache_bytes, free_bytes):
     max_bytes = CONF.precache.max_cache_gb * units.Gi
     floor = CONF.precache.min_free_disk_gb * units.Gi
     keep, fetch, left_out = [], [], []
+    # Room set aside for the must-keep images not walked yet.
+    musts = [e.image_id for e in plan if e.image_id in must_keep]
+    reserved_images = len(musts)
+    reserved_bytes = sum(sizes.get(i) or 0 for i in musts
+                         if i not in present)
     for entry in plan:
         image_id = entry.image_id
         must = image_id in must_keep
         size = sizes.get(image_id)
-        if not must and len(keep) >= max_images:
+        if must:
+            reserved_images -= 1
+            if image_id not in present:
+                reserved_bytes -= size or 0
+        if not must and len(keep) + reserved_images >= max_images:
             why = 'beyond max_images=%d' % max_images
         elif image_id in present:
             why = None
@@ -70,7 +81,7 @@ def cut(plan, must_keep, present, sizes, cache_bytes, free_bytes):
         elif free_bytes - size < floor:
             why = ('%d bytes would leave less than min_free_disk_gb=%g free'
                    % (size, CONF.precache.min_free_disk_gb))
-        elif not must and cache_bytes + size > max_bytes:
+        elif not must and cache_bytes + reserved_bytes + size > max_bytes:
             why = ('%d bytes would exceed max_cache_gb=%g'
                    % (size, CONF.precache.max_cache_gb))
         else:

@@ -83,3 +83,22 @@ class CutTestCase(test.NoDBTestCase):
         cut = self._cut(_plan('a'))
         self.assertEqual([], cut.keep)
         self.assertEqual(budget.NO_METADATA, cut.left_out[0][1])
+
+    def test_room_for_must_keep_ranked_lower(self):
+        # An operator's image ranked above one a local instance uses: the
+        # budget keeps room for the one in use, and leaves the other out.
+        self.flags(max_images=2, group='precache')
+        cut = self._cut(_plan('crit', 'operator', 'used'),
+                        must_keep={'crit', 'used'}, present={'used'},
+                        sizes={'crit': GB, 'operator': GB})
+        self.assertEqual(['crit', 'used'], self._ids(cut.keep))
+        self.assertEqual(['operator'], [e.image_id for e, _ in cut.left_out])
+        self.assertFalse(cut.over_budget)
+
+    def test_bytes_for_must_keep_ranked_lower(self):
+        cut = self._cut(_plan('a', 'crit'), must_keep={'crit'},
+                        sizes={'a': 3 * GB, 'crit': 8 * GB})
+        self.assertEqual(['crit'], self._ids(cut.fetch))
+        [(entry, why)] = cut.left_out
+        self.assertEqual('a', entry.image_id)
+        self.assertIn('max_cache_gb=10', why)
