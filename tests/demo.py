@@ -12,146 +12,236 @@
 
 """Demonstration on nova's in-process cloud (``tox -e demo``).
 
-Two computes on ``precache.PrecacheLibvirtDriver`` with ``[precache]
-enabled``, real qcow2 images built with qemu-img and served by nova's
-Glance fixture, servers booted through the API with real spawns, and nova's
-image cache periodic task: what the pass fetched and why, the resize target
-a spawn cloned, what the computes publish to the scheduler, and what nova's
-own aging still removes.
+Three computes on ``precache.PrecacheLibvirtDriver`` with ``[precache]
+enabled``, nova's scheduler with its own weighers and ``ImageCacheWeigher``,
+a real glance-api on 127.0.0.1 serving real qcow2 images made with
+qemu-img, and servers booted through nova's API with real spawns (libvirt
+is nova's fake: there is no hypervisor here). The installed
+``nova-precache`` command edits the critical list and shows each host's
+plan; nova's periodic image cache task does the pre-caching. Then Glance is
+killed, and a server of the critical image stops, starts and hard-reboots.
 """
 
+# Patched as nova-compute is, before nova is imported.
+from tests import functional  # noqa: F401  isort:skip
+
+import collections
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 from nova import objects
 from nova.scheduler import weights
-from nova.virt.libvirt import imagecache
 
+from nova_precache.scheduler import weigher
 from nova_precache import stats
-from nova_precache import targets
 from tests.functional import base
+from tests.functional import glance_api
+from tests.functional import keystone_stub
 from tests import qemu_img
 
 OUT = sys.__stdout__
+SCRIPT = shutil.which('nova-precache',
+                      path=os.path.dirname(sys.executable)) or 'nova-precache'
+HOSTS = ('compute1', 'compute2', 'compute3')
 
 
-def say(fmt, *args):
+def say(fmt='', *args):
     OUT.write((fmt % args if args else fmt) + '\n')
     OUT.flush()
 
 
 class Demonstration(base.PrecacheServersTestBase):
 
-    def _pass(self, hostname):
-        """Run the periodic task; show what the cache managers said."""
-        since = len(self.stdlog.logger.output)
-        self.run_image_cache_pass(hostname)
-        for line in self.stdlog.logger.output[since:].splitlines():
-            if ' INFO [' in line and ('imagecache' in line or
-                                      'precache' in line):
-                say('    %s', line.split(' INFO ', 1)[1].replace(
-                    self.instances_paths[hostname], '<%s>' % hostname
-                ).replace(self.critical_file, '<critical-images>'))
+    def _setup_scheduler_service(self):
+        self.flags(weight_classes=[
+            'nova.scheduler.weights.all_weighers',
+            'nova_precache.scheduler.ImageCacheWeigher'],
+            group='filter_scheduler')
+        return super()._setup_scheduler_service()
 
-    def _show_cache(self, hostname, names):
-        base_dir = self.base_dir(hostname)
-        files = sorted(f for f in os.listdir(base_dir)
-                       if os.path.isfile(os.path.join(base_dir, f)))
-        say('  %s _base: %s', hostname, ', '.join(
-            names.get(f, f[:12]) for f in files) or '(empty)')
-        ready = targets.present(base_dir)
-        for base_name, sizes in sorted(ready.items()):
-            say('  %s resize targets of %s: %s', hostname,
-                names.get(base_name, base_name[:12]),
-                ', '.join('%dG' % gb for gb in sorted(sizes)))
-
-    def test_demonstration(self):
+    def setUp(self):
+        super().setUp()
+        self.started = time.monotonic()
         self.useFixture(base.RealImageBackend())
-        self.critical_file = critical_file = os.path.join(
-            tempfile.mkdtemp(), 'critical-images')
-        self.addCleanup(shutil.rmtree, os.path.dirname(critical_file))
+        self.glance_api = self.useFixture(
+            glance_api.GlanceAPI(anonymous=True))
+        self.glance_api.replace_harness_glance(self)
+        self.keystone = self.useFixture(keystone_stub.KeystoneStub())
+        self.flags(num_retries=0, timeout=10, group='glance')
+        self.keystone.configure_nova(self)
+        self.tmp = tempfile.mkdtemp(prefix='nova-precache-demo-')
+        self.addCleanup(shutil.rmtree, self.tmp)
+        self.critical_file = os.path.join(self.tmp, 'critical-images')
         self.flags(remove_unused_base_images=True,
                    remove_unused_original_minimum_age_seconds=0,
                    remove_unused_resized_minimum_age_seconds=0,
                    group='image_cache')
-        self.flags(enabled=True, critical_images_file=critical_file,
-                   resize_target_sizes=[1], min_free_disk_gb=0,
-                   group='precache')
-        for host in ('compute1', 'compute2'):
+        self.precache_options = {
+            'enabled': True, 'critical_images_file': self.critical_file,
+            'resize_target_sizes': [1], 'min_free_disk_gb': 0,
+            'max_images': 2,
+            'operator_projects': [self.glance_api.project_id]}
+        self.flags(group='precache', **self.precache_options)
+        for host in HOSTS:
             self.start_compute(host)
-        say('Two computes on precache.PrecacheLibvirtDriver, [precache] '
-            'enabled, resize_target_sizes = 1 (GiB)')
+        self.follow_scheduler()
 
+    # The operator's command, as on each compute node.
+
+    def nova_conf(self, host):
+        path = os.path.join(self.tmp, '%s.conf' % host)
+        options = {
+            'DEFAULT': {'host': host,
+                        'instances_path': self.instances_paths[host]},
+            'glance': {'endpoint_override': self.glance_api.url,
+                       'num_retries': 0},
+            'service_user': self.keystone.service_user_options(),
+            'image_cache': {
+                'remove_unused_original_minimum_age_seconds': 0},
+            'precache': {k: ','.join(map(str, v)) if isinstance(v, list)
+                         else v for k, v in self.precache_options.items()},
+        }
+        with open(path, 'w') as f:
+            for section, values in options.items():
+                f.write('[%s]\n' % section)
+                f.writelines('%s = %s\n' % kv for kv in values.items())
+        return path
+
+    def precache(self, host, *args):
+        say('  $ nova-precache %s', ' '.join(args))
+        result = subprocess.run(
+            [SCRIPT, '--config-file', self.nova_conf(host)] + list(args),
+            capture_output=True, text=True, timeout=120)
+        for line in (result.stdout + result.stderr).splitlines():
+            say('    %s', line)
+        self.assertEqual(0, result.returncode)
+
+    # nova's side.
+
+    def image_cache_pass(self, host):
+        since = len(self.stdlog.logger.output)
+        self.run_image_cache_pass(host)
+        self.update_available_resource(host)
+        for line in self.stdlog.logger.output[since:].splitlines():
+            if 'Pre-caching pass:' in line:
+                say('  %s: %s', host, line.split('Pre-caching pass: ')[1])
+
+    def weigh(self, image_id, root_gb=1):
+        """nova's weighing of a boot of ``image_id``, ours alone and all."""
+        spec = objects.RequestSpec(
+            image=objects.ImageMeta.from_dict({'id': image_id}),
+            flavor=objects.Flavor(root_gb=root_gb, memory_mb=512, vcpus=1),
+            instance_group=None)
+        handler = weights.HostWeightHandler()
+        states = list(self.host_states().values())
+        ours = {w.obj.host: w.weight for w in handler.get_weighed_objects(
+            [weigher.ImageCacheWeigher()], states, spec)}
+        return ', '.join('%s %.2f' % (h, ours[h]) for h in sorted(ours))
+
+    def boot_and_show(self, image_id, label):
+        why = self.weigh(image_id)
+        server = self._create_server(image_uuid=image_id, flavor_id=self.tiny,
+                                     networks='none', api=self.admin_api)
+        host = server['OS-EXT-SRV-ATTR:host']
+        say('  %s server -> %s   (ImageCacheWeigher: %s)', label, host, why)
+        self.landed[label].append(host)
+        for h in HOSTS:
+            self.update_available_resource(h)
+        return server
+
+    def test_demonstration(self):
+        say('Three computes on precache.PrecacheLibvirtDriver; nova\'s '
+            'weighers plus ImageCacheWeigher; glance-api at %s',
+            self.glance_api.url)
+        say('[precache] max_images = 2, resize_target_sizes = 1 (GiB), '
+            'operator_projects = the cloud operator\'s project')
         data = qemu_img.qcow2_image('64M')
-        critical = self.create_image(data, name='billing-os')['id']
-        upload = self.create_image(data, name='user-upload')['id']
-        names = {imagecache.get_cache_fname(critical): 'billing-os',
-                 imagecache.get_cache_fname(upload): 'user-upload'}
-        with open(critical_file, 'w') as f:
-            f.write('# image UUID                          why\n'
-                    '%s  billing runs on it\n' % critical)
-        say('Glance: billing-os %s (in the critical list), user-upload %s; '
-            'qcow2, %d bytes each', critical, upload, len(data))
+        billing = self.glance_api.upload(data, name='billing-os')['id']
+        web = self.glance_api.upload(data, name='web-base')['id']
+        upload = self.glance_api.upload(data, name='user-upload',
+                                        owner='tenant-project')['id']
+        self.names = {billing: 'billing-os', web: 'web-base',
+                      upload: 'user-upload'}
+        say('Glance: billing-os %s and web-base %s (operator\'s), '
+            'user-upload %s (a tenant\'s); qcow2, %d bytes each',
+            billing, web, upload, len(data))
+        self.tiny = next(f['id'] for f in self.api.get_flavors()
+                         if f['disk'] == 1)
+        self.admin_api.microversion = '2.81'
+        self.landed = collections.defaultdict(list)
 
-        say('\n1. Image cache pass on compute1, before any server exists:')
-        self._pass('compute1')
-        self._show_cache('compute1', names)
+        say('\n1. The operator marks billing-os critical:')
+        self.precache('compute1', 'critical', 'add', billing, '--note',
+                      'billing runs on it')
 
-        tiny = next(f['id'] for f in self.api.get_flavors()
-                    if f['disk'] == 1)
-        server = self.boot('compute1', critical, flavor_id=tiny)
-        disk = self.instance_disk('compute1', server)
-        say('\n2. Booted a 1 GiB-root server of billing-os on compute1: %s',
-            server['status'])
-        say('  its disk is a copy of the ready target, backed by: %s',
-            ' -> '.join(names.get(os.path.basename(p), os.path.basename(p))
-                        for p in qemu_img.backing_chain(disk)[1:]))
-        other = self.boot('compute2', upload, flavor_id=tiny)
-        say('  booted a server of user-upload on compute2 (no target: '
-            "nova's own path): %s", other['status'])
+        say('\n2. The operator runs web-base on compute1, a tenant runs '
+            'user-upload on compute3; then nova\'s periodic image cache '
+            'task runs on every compute:')
+        self.boot('compute1', web, flavor_id=self.tiny, api=self.admin_api)
+        self.boot('compute3', upload, flavor_id=self.tiny,
+                  api=self.admin_api)
+        # Twice: the second pass sees what the others published.
+        for host in HOSTS + HOSTS:
+            self.image_cache_pass(host)
 
-        say('\n3. What the computes publish to the scheduler '
-            '(HostState.stats):')
-        for host in ('compute1', 'compute2'):
-            self._pass(host)
-            self.update_available_resource(host)
+        say('\n3. Each compute\'s plan: critical first, then what its '
+            'instances use, then the operator\'s images, then what other '
+            'hosts hold (max_images = 2):')
+        for host in HOSTS:
+            say('  %s', host)
+            self.precache(host, 'plan', '-c', 'Rank', '-c', 'Name', '-c',
+                          'Decision', '-c', 'Reasons')
+
+        say('\n4. Boots, and where nova\'s scheduler puts them (weights '
+            'normalised by nova, x[precache] weight_multiplier):')
+        self.warm_before_boots = sum(
+            billing in stats.decode(state.stats)
+            for state in self.host_states().values())
+        servers = [self.boot_and_show(billing, 'billing-os')
+                   for _ in range(3)]
+        for _ in range(2):
+            self.boot_and_show(upload, 'user-upload')
+
+        say('\n5. What each compute publishes to the scheduler:')
         for host, state in sorted(self.host_states().items()):
             published = stats.decode(state.stats)
             say('  %s: %s', host, ', '.join(
-                '%s (targets: %s)' % (
-                    names[imagecache.get_cache_fname(i)],
-                    ', '.join('%dG' % g for g in sorted(s)) or 'none')
+                '%s (%s)' % (self.names.get(i, i[:8]), ', '.join(
+                    '%dG target' % g for g in sorted(s)) or 'no target')
                 for i, s in published.items()) or 'nothing')
 
-        spec = objects.RequestSpec(
-            image=objects.ImageMeta.from_dict({'id': upload}),
-            flavor=objects.Flavor(root_gb=1, memory_mb=512, vcpus=1),
-            instance_group=None)
-        handler = weights.HostWeightHandler()
-        weighers = [cls() for cls in handler.get_matching_classes(
-            ['nova.scheduler.weights.ram.RAMWeigher',
-             'nova_precache.scheduler.ImageCacheWeigher'])]
-        ranked = handler.get_weighed_objects(
-            weighers, list(self.host_states().values()), spec)
-        say('  nova\'s weighing (RAMWeigher + ImageCacheWeigher) of a '
-            '1 GiB boot of user-upload: %s', ', '.join(
-                '%s %.2f' % (w.obj.host, w.weight) for w in ranked))
+        say('\n6. Glance is killed. The billing-os servers:')
+        self.glance_api.kill()
+        for server in servers:
+            host = server['OS-EXT-SRV-ATTR:host']
+            with self.as_host(host):
+                self._stop_server(server)
+                self._start_server(server)
+                self._reboot_server(server, hard=True)
+            chain = qemu_img.backing_chain(self.instance_disk(host, server))
+            missing = [p for p in chain if not os.path.exists(p)]
+            self.assertEqual([], missing)
+            say('  %s on %s: stopped, started, hard-rebooted: %s; its disk '
+                'chain (%d files) is all on the host', server['id'][:8],
+                host, self.api.get_server(server['id'])['status'],
+                len(chain))
+        for host in HOSTS:
+            self.image_cache_pass(host)
+        self.precache('compute1', 'status', '-c', 'File', '-c', 'Fate',
+                      '-c', 'Why')
 
-        say("\n4. Both servers deleted; nova's aging set to 0 s:")
-        self._delete_server(server)
-        self._delete_server(other)
-        for host in ('compute2', 'compute1'):
-            self._pass(host)
-            self._show_cache(host, names)
-        say('\nbilling-os stays cached on both computes: it is critical. '
-            "compute2 aged user-upload out by nova's own rules (no "
-            'instance uses it, its plan does not keep it); compute1 '
-            'pre-fetched it, since compute2 still published it '
-            '(cluster_usage: stats are as fresh as the last resource '
-            'tracker run).')
+        say('\nReport')
+        say('  billing-os: cached on %d of 3 computes before any boot; its '
+            '3 servers went to %s and kept working without Glance.',
+            self.warm_before_boots, ', '.join(self.landed['billing-os']))
+        say('  user-upload: its new servers went to %s, where it was '
+            'cached.', ', '.join(self.landed['user-upload']))
+        say('  Demonstration took %.0f s.', time.monotonic() - self.started)
 
 
 def main():

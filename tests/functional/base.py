@@ -31,6 +31,7 @@ import os
 import sys
 
 import fixtures
+from nova.compute import manager as compute_manager
 from nova import context as nova_context
 from nova.tests import fixtures as nova_fixtures
 from nova.tests.functional.libvirt import base
@@ -86,6 +87,23 @@ class PrecacheServersTestBase(base.ServersTestBase):
         self.instances_paths[hostname] = path
         with self.as_host(hostname):
             return super().start_compute(hostname=hostname, **kwargs)
+
+    def follow_scheduler(self):
+        """Builds and deletes run as the compute the scheduler picked.
+
+        For servers booted without a host: the build runs with that
+        compute's CONF.host and instances_path, wherever it lands.
+        """
+        for name in ('_do_build_and_run_instance', 'terminate_instance'):
+            method = getattr(compute_manager.ComputeManager, name)
+
+            def _as_own_host(manager, *args, _method=method, **kwargs):
+                with self.as_host(manager.host):
+                    return _method(manager, *args, **kwargs)
+
+            self.useFixture(fixtures.MonkeyPatch(
+                'nova.compute.manager.ComputeManager.' + name,
+                _as_own_host))
 
     @contextlib.contextmanager
     def as_host(self, hostname):

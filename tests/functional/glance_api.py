@@ -27,6 +27,8 @@ To point nova's image API here, in a nova test case::
     glance = self.useFixture(glance_api.GlanceAPI())
     glance.configure_nova(self.flags)
     ctxt = glance.nova_context(project_id=...)
+
+or, in nova's functional harness, ``glance.replace_harness_glance(self)``.
 """
 
 import configparser
@@ -39,7 +41,9 @@ import uuid
 
 import fixtures
 from keystoneauth1 import plugin
+from nova.api import auth
 from nova import context as nova_context
+from nova.image import glance
 import requests
 
 # Logged by uWSGI at the start of a line for each request, before Glance
@@ -52,6 +56,10 @@ _REQUEST_MARK = 'glance-api request:'
 # (Not a file: nova's tests give each test a temporary directory of its own,
 # removed at its end.)
 _SYNCED_DB = {}
+
+
+# Captured at import, before nova's GlanceFixture stubs it out.
+_REAL_DEFAULT_IMAGE_SERVICE = glance.get_default_image_service
 
 
 def _write_ini(path, sections):
@@ -350,3 +358,25 @@ class GlanceAPI(fixtures.Fixture):
         """Apply nova_flags() with a test case's ``flags`` method."""
         for group, options in self.nova_flags().items():
             flags(group=group, **options)
+
+    def replace_harness_glance(self, test):
+        """Make nova's functional harness use this Glance.
+
+        The harness's GlanceFixture answers every image call of nova in
+        memory; this puts nova's real image service back, pointed here.
+        The harness's stand-in for keystonemiddleware makes API contexts
+        without the token the real one passes on, which nova needs to call
+        Glance for the user: they get one (this Glance does not check it).
+        """
+        test.stub_out('nova.image.glance.get_default_image_service',
+                      _REAL_DEFAULT_IMAGE_SERVICE)
+        create_context = auth.NovaKeystoneContext._create_context
+
+        def _with_token(env, **kwargs):
+            kwargs.setdefault('auth_token', uuid.uuid4().hex)
+            return create_context(env, **kwargs)
+
+        test.stub_out('nova.api.auth.NovaKeystoneContext._create_context',
+                      _with_token)
+        test.flags(api_servers=None, group='glance')
+        self.configure_nova(test.flags)

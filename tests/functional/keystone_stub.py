@@ -24,6 +24,8 @@ import threading
 import uuid
 
 import fixtures
+from keystoneauth1 import loading as ks_loading
+import nova.conf as nova_conf
 
 USER_ID = 'nova-service-user'
 PROJECT_ID = 'service-project'
@@ -71,6 +73,18 @@ class KeystoneStub(fixtures.Fixture):
         self.addCleanup(self.server.server_close)
         self.addCleanup(self.server.shutdown)
         self.url = 'http://127.0.0.1:%d/v3' % self.server.server_port
+
+    def configure_nova(self, test):
+        """Make nova's [service_user] log in here, in the test process."""
+        conf_group = 'service_user'
+        test.flags(auth_type='v3password', group=conf_group)
+        # keystoneauth registers a plugin's options when it first loads it.
+        nova_conf.CONF.register_opts(
+            ks_loading.get_auth_plugin_conf_options('v3password'),
+            group=conf_group)
+        options = self.service_user_options()
+        del options['auth_type']
+        test.flags(group=conf_group, **options)
 
     def service_user_options(self):
         """nova.conf ``[service_user]`` options that log in here."""
