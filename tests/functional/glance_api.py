@@ -32,6 +32,7 @@ or, in nova's functional harness, ``glance.replace_harness_glance(self)``.
 """
 
 import configparser
+import ctypes
 import os
 import signal
 import socket
@@ -68,6 +69,16 @@ def _write_ini(path, sections):
     parser.read_dict(sections)
     with open(path, 'w') as f:
         parser.write(f)
+
+
+def _die_with_parent():
+    """Have the kernel kill glance-api if the test process dies first.
+
+    A test process killed before its cleanups (a timeout, ^C twice) must
+    not leave a glance-api behind.
+    """
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
 
 
 def _free_port():
@@ -237,7 +248,7 @@ class GlanceAPI(fixtures.Fixture):
                  '--ini', self.uwsgi_ini],
                 env=self._env(), cwd=self.dir, stdin=subprocess.DEVNULL,
                 stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True)
+                start_new_session=True, preexec_fn=_die_with_parent)
         deadline = time.monotonic() + self.ready_timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
