@@ -22,6 +22,7 @@ from nova_precache import conf
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
 SAMPLE = os.path.join(REPO, 'etc', 'nova-precache.conf.sample')
+REFERENCE = os.path.join(REPO, 'doc', 'source', 'options.rst')
 GENERATOR_CONF = os.path.join(
     REPO, 'etc', 'oslo-config-generator', 'nova-precache.conf')
 
@@ -39,19 +40,25 @@ class OptionsTestCase(test.NoDBTestCase):
 
 
 class SampleConfigTestCase(test.NoDBTestCase):
-    """etc/nova-precache.conf.sample is what ``tox -e genconfig`` makes."""
+    """The sample and the option reference are what genconfig makes."""
 
-    def test_checked_in_sample_is_current(self):
+    def _check_current(self, checked_in_path, *format_args):
         out = os.path.join(self.useFixture(fixtures.TempDir()).path,
-                           'sample')
+                           'generated')
         # The console script of oslo.config, through the installed
         # oslo.config.opts entry point, exactly as ``tox -e genconfig``.
         subprocess.run(
             [sys.executable, '-m', 'oslo_config.generator',
-             '--config-file', GENERATOR_CONF, '--output-file', out],
-            check=True, cwd=REPO)
-        with open(SAMPLE) as checked_in, open(out) as generated:
+             '--config-file', GENERATOR_CONF, '--output-file', out] +
+            list(format_args), check=True, cwd=REPO)
+        with open(checked_in_path) as checked_in, open(out) as generated:
             self.assertEqual(
                 generated.read(), checked_in.read(),
-                'etc/nova-precache.conf.sample is stale: run '
-                '"tox -e genconfig" and commit the result')
+                '%s is stale: run "tox -e genconfig" and commit the result'
+                % os.path.relpath(checked_in_path, REPO))
+
+    def test_checked_in_sample_is_current(self):
+        self._check_current(SAMPLE)
+
+    def test_option_reference_is_current(self):
+        self._check_current(REFERENCE, '--format', 'rst')
