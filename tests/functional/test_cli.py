@@ -18,12 +18,17 @@ to a keystone stub, and talks to Glance through nova's image API; this
 Glance does not check tokens and serves its public images.
 """
 
+import fcntl
 import hashlib
 import json
 import os
+import pty
+import select
 import shutil
+import struct
 import subprocess
 import sys
+import termios
 import time
 
 import fixtures
@@ -261,6 +266,35 @@ class PassCommandTestCase(CommandLineTestCase):
                     for r in self.json('run')}
         self.assertEqual({'present'}, set(outcomes.values()))
         self.assertEqual(before, self.glance.request_count())
+
+    def test_run_shows_progress_bars_on_a_terminal(self):
+        self.precache('critical', 'add', self.raw['id'])
+        controller, terminal = pty.openpty()
+        self.addCleanup(os.close, controller)
+        # A terminal of 24 lines of 100 columns.
+        fcntl.ioctl(terminal, termios.TIOCSWINSZ,
+                    struct.pack('HHHH', 24, 100, 0, 0))
+        with os.fdopen(terminal, 'w') as stderr:
+            result = subprocess.run(
+                [SCRIPT, '--config-file', self.conf, 'run'],
+                stdout=subprocess.PIPE, stderr=stderr, timeout=300)
+        self.assertEqual(0, result.returncode)
+        shown = b''
+        while select.select([controller], [], [], 0)[0]:
+            try:
+                chunk = os.read(controller, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            shown += chunk
+        shown = shown.decode()
+        # tqdm's bar: the image, 100%, the size in MiB and a rate.
+        self.assertIn(self.raw['id'][:8], shown)
+        self.assertIn('100%', shown)
+        self.assertIn('3.00M/3.00M', shown)
+        self.assertIn('B/s', shown)
+        self.assertCached(self.raw)
 
     def test_run_fails_for_a_critical_image_it_cannot_cache(self):
         missing = '7d0c5cbe-2f1a-4a2b-8e8f-3c9e2a9d1f00'
