@@ -42,6 +42,11 @@ class ChecksumMismatch(exception.NovaException):
                'Glance says %(expected)s')
 
 
+class SizeMismatch(exception.NovaException):
+    msg_fmt = ('Image %(image_id)s: %(path)s has %(actual)d bytes, Glance '
+               'says the image has %(expected)d')
+
+
 def _file_digest(path, algo):
     digest = hashlib.new(algo)
     with open(path, 'rb') as f:
@@ -51,11 +56,17 @@ def _file_digest(path, algo):
 
 
 def verify(image_id, path, meta):
-    """Raise ChecksumMismatch if ``path`` is not Glance's bytes.
+    """Raise SizeMismatch or ChecksumMismatch if ``path`` is not Glance's.
 
     Only meaningful when the base file was not converted: a converted raw
-    file differs from Glance's bytes by design.
+    file differs from Glance's bytes by design. The size is checked first:
+    an image Glance has no hash for (uploaded by an old Glance) is still
+    refused when the download brought more, or fewer, bytes than it has.
     """
+    size = meta.get('size')
+    if isinstance(size, int) and os.path.getsize(path) != size:
+        raise SizeMismatch(image_id=image_id, path=path,
+                           actual=os.path.getsize(path), expected=size)
     if meta.get('os_hash_algo') and meta.get('os_hash_value'):
         algo, expected = meta['os_hash_algo'], meta['os_hash_value']
     elif meta.get('checksum'):
@@ -90,7 +101,7 @@ def fetch(context, image_id, path, lock_path, meta, verify_on_disk):
         if verify_on_disk:
             try:
                 verify(image_id, path, meta)
-            except ChecksumMismatch:
+            except (ChecksumMismatch, SizeMismatch):
                 os.unlink(path)
                 raise
         return True

@@ -48,3 +48,11 @@ class VerifyTestCase(test.NoDBTestCase):
 
     def test_nothing_to_check_against(self):
         fetch.verify('img', self.path, {'checksum': None})
+
+    def test_size_checked_without_hashes(self):
+        fetch.verify('img', self.path, {'size': len(DATA), 'checksum': None})
+        e = self.assertRaises(fetch.SizeMismatch, fetch.verify, 'img',
+                              self.path, {'size': len(DATA) - 1})
+        self.assertIn('Image img: %s has %d bytes, Glance says the image '
+                      'has %d' % (self.path, len(DATA), len(DATA) - 1),
+                      str(e))
