@@ -37,8 +37,9 @@ DIRNAME = 'precache'
 FILENAME = 'catalog.json'
 _TMP_PREFIX = '.catalog.'
 # The image metadata worth keeping: what ranking, budget and checks use.
-FIELDS = ('name', 'size', 'owner', 'disk_format', 'container_format',
-          'checksum', 'os_hash_algo', 'os_hash_value', 'is_public', 'status')
+FIELDS = ('name', 'size', 'virtual_size', 'owner', 'disk_format',
+          'container_format', 'checksum', 'os_hash_algo', 'os_hash_value',
+          'is_public', 'status')
 
 
 class Catalog(object):

@@ -73,6 +73,8 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
                         if CONF.precache.enabled else [])
         self.critical_images = critical.CriticalImages()
         self.image_api = glance.API()
+        # For what nova's image API leaves out of image metadata.
+        self.glance_client = glance.GlanceClientWrapper()
         self.glance_health = glance_health.GlanceHealth()
         self.catalog = None
         self.cut = None
@@ -207,9 +209,10 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
         plan = [e for e in plan if e.image_id in present or (
                 self.catalog.metadata(e.image_id) or {}).get(
                     'status') != 'not_found']
-        sizes = {e.image_id: (self.catalog.metadata(e.image_id) or {}).get(
-                 'size') for e in plan if e.image_id not in present}
-        sizes = {i: s for i, s in sizes.items() if isinstance(s, int)}
+        sizes = {e.image_id: _space_needed(
+                 self.catalog.metadata(e.image_id) or {})
+                 for e in plan if e.image_id not in present}
+        sizes = {i: s for i, s in sizes.items() if s is not None}
         cut = budget.cut(plan, must_keep, present, sizes,
                          self.get_disk_usage(), _free_bytes(self.cache_dir))
         for entry, why in cut.left_out:
@@ -248,9 +251,27 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
                             {'image': image_id, 'error': e})
                 continue
             self.glance_health.succeeded()
+            if meta.get('status') != 'not_found':
+                meta = dict(meta, virtual_size=self._virtual_size(
+                    context, image_id))
             self.catalog.learn(image_id, meta)
             learned = True
         return learned
+
+    def _virtual_size(self, context, image_id):
+        """Glance's virtual_size of an image, or None.
+
+        nova's image API drops it from the metadata; the budget needs it
+        to know what converting the image to raw will take.
+        """
+        try:
+            image = self.glance_client.call(self._glance(context), 2, 'get',
+                                            args=(image_id,))
+        except Exception as e:
+            LOG.debug('No virtual size for image %(image)s: %(error)s',
+                      {'image': image_id, 'error': e})
+            return None
+        return image.get('virtual_size')
 
     def _glance(self, context):
         """The Nova service user's context if configured, else ``context``."""
@@ -401,6 +422,23 @@ def _backing_file(disk_path):
         return libvirt_utils.get_disk_backing_file(disk_path), None
     backing_file, size = header
     return backing_file and os.path.basename(backing_file), size
+
+
+def _space_needed(meta):
+    """Disk space a fetch of the image takes at most, or None if unknown.
+
+    The download; and when nova converts it to raw, the raw file too
+    (Glance's virtual_size), written while the download is still there. A
+    compressed qcow2 of a few KiB may be GiBs of raw.
+    """
+    size = meta.get('size')
+    if not isinstance(size, int):
+        return None
+    virtual_size = meta.get('virtual_size')
+    if (CONF.force_raw_images and meta.get('disk_format') != 'raw' and
+            isinstance(virtual_size, int)):
+        return size + virtual_size
+    return size
 
 
 def _free_bytes(path):

@@ -26,9 +26,13 @@ import sys
 import unittest
 
 import fixtures
+from nova import objects
 from nova import test
 from nova.tests import fixtures as nova_fixtures
 from nova.virt.libvirt import imagecache as nova_imagecache
+from nova.virt.libvirt import utils as libvirt_utils
+from oslo_utils import units
+from oslo_utils import uuidutils
 
 from nova_precache import catalog
 from nova_precache import imagecache
@@ -48,6 +52,10 @@ def sha512(path):
         for chunk in iter(lambda: f.read(1 << 20), b''):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def sha512_of(data):
+    return hashlib.sha512(data).hexdigest()
 
 
 class Tmpfs(fixtures.Fixture):
@@ -118,6 +126,12 @@ class FaultTestCase(test.TestCase):
         return os.path.join(self.base_dir,
                             nova_imagecache.get_cache_fname(image_id))
 
+    def glance_hash(self, image_id):
+        """Glance's SHA-512 of the image's data."""
+        return self.glance._request(
+            'GET', '/v2/images/%s' % image_id,
+            self.glance.identity_headers()).json()['os_hash_value']
+
     def set_critical(self, *image_ids):
         with open(self.critical, 'w') as f:
             f.write(''.join('%s\n' % i for i in image_ids))
@@ -127,6 +141,22 @@ class FaultTestCase(test.TestCase):
         manager = imagecache.PrecacheImageCacheManager()
         manager.update(self.context, [])
         return manager
+
+    def spawn(self, image_id, root_gb=1):
+        """Make a qcow2 spawn's root disk as PrecacheLibvirtDriver does.
+
+        The driver's image backend, with the call LibvirtDriver's
+        _create_image makes: the base file is downloaded (under its lock)
+        only if the cache lacks it. Returns the instance disk's path.
+        """
+        instance = objects.Instance(uuid=uuidutils.generate_uuid())
+        disk = targets.Qcow2(instance=instance, disk_name='disk')
+        disk.cache(fetch_func=libvirt_utils.fetch_image,
+                   context=self.context,
+                   filename=nova_imagecache.get_cache_fname(image_id),
+                   image_id=image_id, trusted_certs=None,
+                   size=root_gb * units.Gi)
+        return disk.path
 
     def leftovers(self):
         """Files of interrupted writes: downloads, targets, the catalog."""
