@@ -78,7 +78,8 @@ class CriticalImages(object):
                 self._stamp = stamp
                 LOG.info('Critical images file %(path)s: %(count)d images',
                          {'path': path, 'count': len(self._images)})
-        except (OSError, UnicodeDecodeError) as e:
+        except (OSError, ValueError) as e:
+            # ValueError: undecodable bytes, or a NUL in the path.
             LOG.error('Cannot read critical images file %(path)s, keeping '
                       'the %(count)d images read before: %(error)s',
                       {'path': path, 'count': len(self._images), 'error': e})

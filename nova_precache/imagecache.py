@@ -67,8 +67,11 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
 
     def __init__(self):
         super().__init__()
-        # Loaded at start-up so that a misspelt ranker stops nova-compute
-        # with a clear message instead of failing every periodic task.
+        # Checked at start-up so that a bad value or a misspelt ranker
+        # stops nova-compute with a clear message instead of failing every
+        # periodic task.
+        if CONF.precache.enabled:
+            conf.check(CONF)
         self.rankers = (ranking.load(CONF.precache.rankers)
                         if CONF.precache.enabled else [])
         self.critical_images = critical.CriticalImages()
