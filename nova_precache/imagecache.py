@@ -85,6 +85,9 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
         self._published = None
         self._glance_context = None
         self._in_pass = False
+        # Fetches running, {future: image_id}; they may outlive a pass.
+        self._fetches = {}
+        self._pool = None
         # {base file name: set of root_gb} of this pass's instance disks.
         self.local_disks = {}
 
@@ -296,44 +299,83 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
         for entry in cut.keep:
             if entry.image_id not in fetching:
                 self._touch(self.catalog.base_file(entry.image_id))
-        fetched, failed, deferred, fetched_bytes = 0, 0, 0, 0
-        pending = cut.fetch if self.glance_health.available() else []
-        deferred = len(cut.fetch) - len(pending)
-        with futures.ThreadPoolExecutor(
-                CONF.precache.fetch_concurrency) as pool:
-            jobs = {pool.submit(self._fetch, context, entry.image_id): entry
-                    for entry in pending}
-            for job in futures.as_completed(jobs):
-                image_id = jobs[job].image_id
-                if job.cancelled():
-                    deferred += 1
-                    continue
-                try:
-                    if job.result():
-                        fetched += 1
-                        fetched_bytes += os.stat(
-                            self.catalog.base_file(image_id)).st_blocks * 512
-                    self.glance_health.succeeded()
-                except Exception as e:
-                    if glance_health.is_outage(e):
-                        # Logged once by glance_health; what has not
-                        # started waits for Glance to come back.
-                        deferred += 1
-                        self.glance_health.failed(e)
-                        for other in jobs:
-                            other.cancel()
-                        continue
-                    failed += 1
-                    LOG.error('Pre-caching image %(image)s failed: %(error)s',
-                              {'image': image_id, 'error': e})
+        counts = {'fetched': 0, 'failed': 0, 'deferred': 0, 'bytes': 0}
+        new = [e.image_id for e in cut.fetch
+               if e.image_id not in self._fetches.values()]
+        if self.glance_health.available():
+            if self._pool is None:
+                self._pool = futures.ThreadPoolExecutor(
+                    CONF.precache.fetch_concurrency)
+            self._fetches.update(
+                (self._pool.submit(self._fetch, context, image_id), image_id)
+                for image_id in new)
+        else:
+            counts['deferred'] += len(new)
+        self._wait_for_fetches(counts)
         built = self._build_targets(cut)
         self.catalog.save()
         self._published = self._publish(
             self.catalog, [e.image_id for e in cut.keep])
         waiting = sum(why == budget.NO_METADATA for _, why in cut.left_out)
-        return {'kept': len(cut.keep), 'fetched': fetched, 'failed': failed,
-                'deferred': deferred + waiting, 'bytes': fetched_bytes,
+        return {'kept': len(cut.keep), 'fetched': counts['fetched'],
+                'failed': counts['failed'],
+                'deferred': counts['deferred'] + waiting,
+                'bytes': counts['bytes'],
                 'left_out': len(cut.left_out) - waiting, 'targets': built}
+
+    def _wait_for_fetches(self, counts):
+        """Count the fetches that end within ``[glance] timeout`` seconds.
+
+        That bounds the pass, which holds up nova-compute's other periodic
+        tasks, even when Glance trickles bytes too slowly for the timeout
+        of each read to fire. A fetch still running then goes on in the
+        background, under its base file's lock (a spawn needing the image
+        waits for it, as for a spawn's own download); a later pass counts
+        it when it ends and starts no second fetch of it meanwhile.
+        """
+        timeout = CONF.glance.timeout
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self._fetches:
+            left = None if deadline is None else deadline - time.monotonic()
+            done, _ = futures.wait(self._fetches, timeout=left,
+                                   return_when=futures.FIRST_COMPLETED)
+            if not done:
+                break
+            for job in done:
+                self._fetched(self._fetches.pop(job), job, counts)
+        for image_id in self._fetches.values():
+            LOG.info('Image %(image)s is still downloading after %(timeout)s '
+                     's ([glance] timeout): the pass goes on without it',
+                     {'image': image_id, 'timeout': timeout})
+            counts['deferred'] += 1
+
+    def fetching(self):
+        """IDs of the images downloading now, for this pass or before."""
+        return sorted({image_id for job, image_id in self._fetches.items()
+                       if not job.done()})
+
+    def _fetched(self, image_id, job, counts):
+        if job.cancelled():
+            counts['deferred'] += 1
+            return
+        try:
+            if job.result():
+                counts['fetched'] += 1
+                counts['bytes'] += os.stat(
+                    self.catalog.base_file(image_id)).st_blocks * 512
+            self.glance_health.succeeded()
+        except Exception as e:
+            if glance_health.is_outage(e):
+                # Logged once by glance_health; what has not started waits
+                # for Glance to come back.
+                counts['deferred'] += 1
+                self.glance_health.failed(e)
+                for other in self._fetches:
+                    other.cancel()
+                return
+            counts['failed'] += 1
+            LOG.error('Pre-caching image %(image)s failed: %(error)s',
+                      {'image': image_id, 'error': e})
 
     def _build_targets(self, cut):
         """Make the resize targets spawns here will want; age the rest."""

@@ -41,8 +41,6 @@ import time
 
 import fixtures
 
-_CHUNK = 1024
-
 
 def _pipe(source, sink):
     try:
@@ -84,8 +82,10 @@ class _Answer(object):
         if not self.args.rate:
             client.sendall(data)
             return
-        for i in range(0, len(data), _CHUNK):
-            chunk = data[i:i + _CHUNK]
+        # A tenth of a second's worth at a time: steadily, as a slow link.
+        step = max(1, self.args.rate // 10)
+        for i in range(0, len(data), step):
+            chunk = data[i:i + step]
             client.sendall(chunk)
             time.sleep(len(chunk) / self.args.rate)
 
