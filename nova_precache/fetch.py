@@ -24,7 +24,9 @@ those bytes unconverted, they are checked again on disk.
 
 import hashlib
 import os
+import re
 
+from oslo_concurrency import lockutils
 from oslo_log import log as logging
 
 from nova import exception
@@ -34,6 +36,7 @@ from nova.virt import images
 LOG = logging.getLogger(__name__)
 
 _LEFTOVERS = ('.part', '.converted')
+_LEFTOVER = re.compile(r'^([0-9a-f]{40})(\.part|\.converted)$')
 _CHUNK = 1024 * 1024
 
 
@@ -107,3 +110,37 @@ def fetch(context, image_id, path, lock_path, meta, verify_on_disk):
         return True
 
     return _locked_fetch()
+
+
+def remove_leftovers(cache_dir, lock_path):
+    """Remove what interrupted downloads left in ``cache_dir``.
+
+    fetch() removes the leftovers of the image it fetches; these are those
+    of images no longer fetched (a crash mid-download, then the image left
+    the plan), which nova's own cache manager never looks at. A file whose
+    base file's lock is free is nobody's download; one whose lock is taken
+    is a download under way (ours or a spawn's), left alone without
+    waiting for it.
+    """
+    try:
+        names = os.listdir(cache_dir)
+    except FileNotFoundError:
+        return
+    for name in names:
+        match = _LEFTOVER.match(name)
+        if not match:
+            continue
+        leftover = os.path.join(cache_dir, name)
+
+        @utils.synchronized(match.group(1), external=True,
+                            lock_path=lock_path, blocking=False)
+        def _locked_remove():
+            if os.path.exists(leftover):
+                LOG.info('Removing %s left by an interrupted download',
+                         leftover)
+                os.unlink(leftover)
+
+        try:
+            _locked_remove()
+        except lockutils.AcquireLockFailedException:
+            LOG.debug('Not removing %s: its download is under way', leftover)

@@ -299,6 +299,7 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
         for entry in cut.keep:
             if entry.image_id not in fetching:
                 self._touch(self.catalog.base_file(entry.image_id))
+        fetch.remove_leftovers(self.cache_dir, self.lock_path)
         counts = {'fetched': 0, 'failed': 0, 'deferred': 0, 'bytes': 0}
         new = [e.image_id for e in cut.fetch
                if e.image_id not in self._fetches.values()]

@@ -32,6 +32,7 @@ import time
 from oslo_utils import units
 
 from tests.faults import base
+from tests import glance_proxy
 from tests import qemu_img
 
 TRIALS = int(os.environ.get("FAULT_TRIALS", 50))
@@ -145,3 +146,20 @@ class KilledPassTestCase(base.FaultTestCase):
         print('%d passes killed at random in %.2f s passes: %s; %d failed'
               % (TRIALS, duration, dict(phases), len(failures)))
         self.assertEqual([], failures)
+
+    def test_killed_then_image_leaves_the_plan(self):
+        # 1 MiB/s: a download that is surely under way when the kill comes.
+        proxy = self.useFixture(glance_proxy.GlanceProxy(
+            self.glance, rate=units.Mi))
+        self.conf = self.write_nova_conf(self.conf, glance_url=proxy.url)
+        image_id = next(iter(self.images))
+        self.set_critical(image_id)
+
+        status, _ = self._pass('killed.log', kill_after=2)
+
+        self.assertEqual('killed', status)
+        self.assertEqual([self.base_file(image_id) + '.part'],
+                         self.leftovers())
+        self.set_critical()
+        self.assertEqual('ok', self._pass('next.log')[0])
+        self.assertEqual([], self.leftovers())
