@@ -33,6 +33,7 @@ from oslo_utils import uuidutils
 from nova_precache import conf
 from nova_precache import critical
 from nova_precache import imagecache
+from nova_precache.scheduler import weigher
 
 GOOD = '5f4c8c3e-0a4b-4c5e-9d59-0f3c1f0a8b1e'
 
@@ -185,3 +186,9 @@ class PrecacheOptionsTestCase(test.NoDBTestCase):
         e = self.assertRaises(exception.InvalidConfiguration,
                               imagecache.PrecacheImageCacheManager)
         self.assertIn('[precache] min_free_disk_gb: not a number', str(e))
+
+    def test_nova_scheduler_stops_at_start_up(self):
+        self.flags(weight_multiplier=float('nan'), group='precache')
+        e = self.assertRaises(exception.InvalidConfiguration,
+                              weigher.ImageCacheWeigher)
+        self.assertIn('[precache] weight_multiplier: not a number', str(e))
