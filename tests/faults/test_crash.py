@@ -35,7 +35,7 @@ from tests.faults import base
 from tests import glance_proxy
 from tests import qemu_img
 
-TRIALS = int(os.environ.get("FAULT_TRIALS", 50))
+TRIALS = 50
 TARGET_SIZES = (1,)
 # oslo.concurrency's debug lines: Lock "<name>" acquired by "<function>"
 _LOCK = re.compile(r'Lock "([^"]+)" (acquired|"released") by "[\w.<>]*\.'

@@ -22,6 +22,7 @@ import os
 import threading
 import time
 
+import fixtures
 from oslo_utils import units
 
 from tests.faults import base
@@ -51,7 +52,7 @@ class DiskFullTestCase(base.FaultTestCase):
         super().setUp()
         self.useFixture(base.Tmpfs(self.instances, 16 * units.Mi))
         self.critical = os.path.join(
-            self.useFixture(base.fixtures.TempDir()).path, 'critical')
+            self.useFixture(fixtures.TempDir()).path, 'critical')
         self.flags(critical_images_file=self.critical, fetch_concurrency=1,
                    group='precache')
 

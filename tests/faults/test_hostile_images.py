@@ -22,6 +22,7 @@ Each pass also holds a good image, which must be cached as usual.
 
 import os
 
+import fixtures
 from oslo_utils import units
 
 from tests.faults import base
@@ -33,7 +34,7 @@ class HostileImageTestCase(base.FaultTestCase):
 
     def setUp(self):
         super().setUp()
-        self.work = self.useFixture(base.fixtures.TempDir()).path
+        self.work = self.useFixture(fixtures.TempDir()).path
         # A host file no image may expose.
         self.secret = os.path.join(self.work, 'secret')
         with open(self.secret, 'wb') as f:
