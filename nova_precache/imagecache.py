@@ -352,8 +352,9 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
 
     def fetching(self):
         """IDs of the images downloading now, for this pass or before."""
-        return sorted({image_id for job, image_id in self._fetches.items()
-                       if not job.done()})
+        # A copy: a pass may be adding and removing fetches meanwhile.
+        return sorted({image_id for job, image_id in
+                       list(self._fetches.items()) if not job.done()})
 
     def _fetched(self, image_id, job, counts):
         if job.cancelled():
