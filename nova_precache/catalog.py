@@ -35,9 +35,11 @@ LOG = logging.getLogger(__name__)
 
 DIRNAME = 'precache'
 FILENAME = 'catalog.json'
+_TMP_PREFIX = '.catalog.'
 # The image metadata worth keeping: what ranking, budget and checks use.
-FIELDS = ('name', 'size', 'owner', 'disk_format', 'container_format',
-          'checksum', 'os_hash_algo', 'os_hash_value', 'is_public', 'status')
+FIELDS = ('name', 'size', 'virtual_size', 'owner', 'disk_format',
+          'container_format', 'checksum', 'os_hash_algo', 'os_hash_value',
+          'is_public', 'status')
 
 
 def stamp(cache_dir):
@@ -100,18 +102,22 @@ class Catalog(object):
                 if os.path.exists(self.base_file(image_id))]
 
     def save(self):
-        """Merge what this process learned into the file, atomically."""
-        if not self._changed:
-            return
+        """Merge what this process learned into the file, atomically.
 
+        Temporary files that a crash left behind in an earlier save go,
+        whether or not there is anything to save.
+        """
         @utils.synchronized('precache-catalog', external=True,
                             lock_path=self.lock_path)
         def _save():
+            directory = os.path.dirname(self.path)
+            self._remove_leftovers(directory)
+            if not self._changed:
+                return
             merged = self._read()
             merged.update((i, self.images[i]) for i in self._changed)
-            directory = os.path.dirname(self.path)
             os.makedirs(directory, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix='.catalog.', dir=directory)
+            fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX, dir=directory)
             try:
                 with os.fdopen(fd, 'w', encoding='utf-8') as f:
                     json.dump({'version': 1, 'images': merged}, f,
@@ -126,3 +132,16 @@ class Catalog(object):
             self._changed.clear()
 
         _save()
+
+    @staticmethod
+    def _remove_leftovers(directory):
+        # Called under the lock: no save is under way.
+        try:
+            names = os.listdir(directory)
+        except FileNotFoundError:
+            return
+        for name in names:
+            if name.startswith(_TMP_PREFIX):
+                LOG.info('Removing %s left by an interrupted catalog save',
+                         os.path.join(directory, name))
+                os.unlink(os.path.join(directory, name))

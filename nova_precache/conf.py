@@ -16,10 +16,15 @@ They are registered on nova's own CONF object, so nova-compute and
 nova-scheduler read them from the files they already load.
 """
 
+import glob
+import math
+import os
+
 from oslo_config import cfg
 from oslo_config import types
 
 import nova.conf
+from nova import exception
 
 precache_group = cfg.OptGroup(
     'precache',
@@ -139,6 +144,54 @@ all the instances of an image.
 def register_opts(conf):
     conf.register_group(precache_group)
     conf.register_opts(precache_opts, group=precache_group)
+
+
+def check(conf):
+    """Read every ``[precache]`` option once; raise on the first bad value.
+
+    oslo.config checks a value when it is first read, which for most of
+    these is deep in a periodic pass. Called when nova-compute starts, this
+    stops it with InvalidConfiguration naming the option and the value as
+    written, instead of every pass failing. nan, which oslo.config's float
+    type takes, is refused: it compares false with everything, so
+    ``min_free_disk_gb = nan`` would be a floor that never holds; and so
+    is an empty value (None) where the option has a default.
+    """
+    for opt in precache_opts:
+        try:
+            value = getattr(conf.precache, opt.dest)
+        except (cfg.Error, ValueError) as e:
+            # Also a "$name" that substitutes nothing.
+            raise exception.InvalidConfiguration(
+                'Invalid value %r of [precache] %s: %s'
+                % (_written(conf, opt.name), opt.name, e))
+        if isinstance(value, float) and math.isnan(value):
+            why = 'not a number'
+        elif value is None and opt.default is not None:
+            # What oslo.config makes of "max_images =".
+            why = 'a value is required'
+        else:
+            continue
+        raise exception.InvalidConfiguration(
+            'Invalid value %r of [precache] %s: %s'
+            % (_written(conf, opt.name), opt.name, why))
+
+
+def _written(conf, name):
+    """The value of ``[precache] name`` as the configuration files say."""
+    paths = list(conf.config_file or [])
+    for directory in conf.config_dir or []:
+        paths += sorted(glob.glob(os.path.join(directory, '*.conf')))
+    written = None
+    for path in paths:
+        sections = {}
+        try:
+            cfg.ConfigParser(path, sections).parse()
+        except (OSError, ValueError, cfg.ParseError):
+            continue
+        found = sections.get(precache_group.name, {}).get(name)
+        written = found[-1] if found else written
+    return written
 
 
 def list_opts():

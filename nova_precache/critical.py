@@ -180,8 +180,9 @@ class CriticalImages(object):
                 LOG.info('Critical images file %(path)s: %(count)d images',
                          {'path': path, 'count': len(self._images)})
             self._error = None
-        except (OSError, UnicodeDecodeError) as e:
-            # Once, not at every pass and stats update, until it changes.
+        except (OSError, ValueError) as e:
+            # ValueError: undecodable bytes, or a NUL in the path. Logged
+            # once, not at every pass and stats update, until it changes.
             if str(e) != self._error:
                 LOG.error('Cannot read critical images file %(path)s, '
                           'keeping the %(count)d images read before: '

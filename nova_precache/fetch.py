@@ -24,7 +24,9 @@ those bytes unconverted, they are checked again on disk.
 
 import hashlib
 import os
+import re
 
+from oslo_concurrency import lockutils
 from oslo_log import log as logging
 
 from nova import exception
@@ -34,12 +36,18 @@ from nova.virt import images
 LOG = logging.getLogger(__name__)
 
 _LEFTOVERS = ('.part', '.converted')
+_LEFTOVER = re.compile(r'^([0-9a-f]{40})(\.part|\.converted)$')
 _CHUNK = 1024 * 1024
 
 
 class ChecksumMismatch(exception.NovaException):
     msg_fmt = ('Image %(image_id)s: %(algo)s of %(path)s is %(actual)s, '
                'Glance says %(expected)s')
+
+
+class SizeMismatch(exception.NovaException):
+    msg_fmt = ('Image %(image_id)s: %(path)s has %(actual)d bytes, Glance '
+               'says the image has %(expected)d')
 
 
 def _file_digest(path, algo):
@@ -51,11 +59,17 @@ def _file_digest(path, algo):
 
 
 def verify(image_id, path, meta):
-    """Raise ChecksumMismatch if ``path`` is not Glance's bytes.
+    """Raise SizeMismatch or ChecksumMismatch if ``path`` is not Glance's.
 
     Only meaningful when the base file was not converted: a converted raw
-    file differs from Glance's bytes by design.
+    file differs from Glance's bytes by design. The size is checked first:
+    an image Glance has no hash for (uploaded by an old Glance) is still
+    refused when the download brought more, or fewer, bytes than it has.
     """
+    size = meta.get('size')
+    if isinstance(size, int) and os.path.getsize(path) != size:
+        raise SizeMismatch(image_id=image_id, path=path,
+                           actual=os.path.getsize(path), expected=size)
     if meta.get('os_hash_algo') and meta.get('os_hash_value'):
         algo, expected = meta['os_hash_algo'], meta['os_hash_value']
     elif meta.get('checksum'):
@@ -90,9 +104,43 @@ def fetch(context, image_id, path, lock_path, meta, verify_on_disk):
         if verify_on_disk:
             try:
                 verify(image_id, path, meta)
-            except ChecksumMismatch:
+            except (ChecksumMismatch, SizeMismatch):
                 os.unlink(path)
                 raise
         return True
 
     return _locked_fetch()
+
+
+def remove_leftovers(cache_dir, lock_path):
+    """Remove what interrupted downloads left in ``cache_dir``.
+
+    fetch() removes the leftovers of the image it fetches; these are those
+    of images no longer fetched (a crash mid-download, then the image left
+    the plan), which nova's own cache manager never looks at. A file whose
+    base file's lock is free is nobody's download; one whose lock is taken
+    is a download under way (ours or a spawn's), left alone without
+    waiting for it.
+    """
+    try:
+        names = os.listdir(cache_dir)
+    except FileNotFoundError:
+        return
+    for name in names:
+        match = _LEFTOVER.match(name)
+        if not match:
+            continue
+        leftover = os.path.join(cache_dir, name)
+
+        @utils.synchronized(match.group(1), external=True,
+                            lock_path=lock_path, blocking=False)
+        def _locked_remove():
+            if os.path.exists(leftover):
+                LOG.info('Removing %s left by an interrupted download',
+                         leftover)
+                os.unlink(leftover)
+
+        try:
+            _locked_remove()
+        except lockutils.AcquireLockFailedException:
+            LOG.debug('Not removing %s: its download is under way', leftover)

@@ -67,18 +67,24 @@ CONF = conf.CONF
 PRESENT = 'present'
 FETCHED = 'fetched'
 WAITING = 'waiting for Glance'
+DOWNLOADING = 'still downloading'
 
 
 class PrecacheImageCacheManager(imagecache.ImageCacheManager):
 
     def __init__(self):
         super().__init__()
-        # Loaded at start-up so that a misspelt ranker stops nova-compute
-        # with a clear message instead of failing every periodic task.
+        # Checked at start-up so that a bad value or a misspelt ranker
+        # stops nova-compute with a clear message instead of failing every
+        # periodic task.
+        if CONF.precache.enabled:
+            conf.check(CONF)
         self.rankers = (ranking.load(CONF.precache.rankers)
                         if CONF.precache.enabled else [])
         self.critical_images = critical.CriticalImages()
         self.image_api = glance.API()
+        # For what nova's image API leaves out of image metadata.
+        self.glance_client = glance.GlanceClientWrapper()
         self.glance_health = glance_health.GlanceHealth()
         self.catalog = None
         self.cut = None
@@ -87,6 +93,9 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
         self._best_first = []
         self._glance_context = None
         self._in_pass = False
+        # Fetches running, {future: image_id}; they may outlive a pass.
+        self._fetches = {}
+        self._pool = None
         # {base file name: set of root_gb} of this pass's instance disks.
         self.local_disks = {}
 
@@ -226,9 +235,10 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
         plan = [e for e in plan if e.image_id in present or (
                 self.catalog.metadata(e.image_id) or {}).get(
                     'status') != 'not_found']
-        sizes = {e.image_id: (self.catalog.metadata(e.image_id) or {}).get(
-                 'size') for e in plan if e.image_id not in present}
-        sizes = {i: s for i, s in sizes.items() if isinstance(s, int)}
+        sizes = {e.image_id: _space_needed(
+                 self.catalog.metadata(e.image_id) or {})
+                 for e in plan if e.image_id not in present}
+        sizes = {i: s for i, s in sizes.items() if s is not None}
         cut = budget.cut(plan, must_keep, present, sizes,
                          _cache_bytes(self.cache_dir),
                          _free_bytes(self.cache_dir))
@@ -268,9 +278,27 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
                             {'image': image_id, 'error': e})
                 continue
             self.glance_health.succeeded()
+            if meta.get('status') != 'not_found':
+                meta = dict(meta, virtual_size=self._virtual_size(
+                    context, image_id))
             self.catalog.learn(image_id, meta)
             learned = True
         return learned
+
+    def _virtual_size(self, context, image_id):
+        """Glance's virtual_size of an image, or None.
+
+        nova's image API drops it from the metadata; the budget needs it
+        to know what converting the image to raw will take.
+        """
+        try:
+            image = self.glance_client.call(self._glance(context), 2, 'get',
+                                            args=(image_id,))
+        except Exception as e:
+            LOG.debug('No virtual size for image %(image)s: %(error)s',
+                      {'image': image_id, 'error': e})
+            return None
+        return image.get('virtual_size')
 
     def _glance(self, context):
         """The Nova service user's context if configured, else ``context``."""
@@ -286,12 +314,14 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
 
     # Carrying the plan out.
 
-    def carry_out(self, context, cut, prune_targets=True):
+    def carry_out(self, context, cut, prune_targets=True, wait_all=False):
         """Fetch and touch what ``cut`` keeps, build targets, publish.
 
+        :param prune_targets: remove the resize targets no longer wanted.
+        :param wait_all: wait for every download, not ``[glance] timeout``.
         :returns: the pass's counts, and in ``outcomes`` what became of
             each image of the plan: present, fetched, failed (and why),
-            waiting for Glance or left out (and why).
+            waiting for Glance, still downloading or left out (and why).
         """
         fetching = {e.image_id for e in cut.fetch}
         outcomes = {}
@@ -302,39 +332,19 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
         for entry, why in cut.left_out:
             outcomes[entry.image_id] = (
                 WAITING if why == budget.NO_METADATA else 'left out: ' + why)
-        fetched_bytes = 0
-        pending = cut.fetch if self.glance_health.available() else []
-        outcomes.update((e.image_id, WAITING) for e in cut.fetch[
-            len(pending):])
-        with futures.ThreadPoolExecutor(
-                CONF.precache.fetch_concurrency) as pool:
-            jobs = {pool.submit(self._fetch, context, entry.image_id): entry
-                    for entry in pending}
-            for job in futures.as_completed(jobs):
-                image_id = jobs[job].image_id
-                if job.cancelled():
-                    outcomes[image_id] = WAITING
-                    continue
-                try:
-                    if job.result():
-                        fetched_bytes += os.stat(
-                            self.catalog.base_file(image_id)).st_blocks * 512
-                        outcomes[image_id] = FETCHED
-                    else:
-                        outcomes[image_id] = PRESENT
-                    self.glance_health.succeeded()
-                except Exception as e:
-                    if glance_health.is_outage(e):
-                        # Logged once by glance_health; what has not
-                        # started waits for Glance to come back.
-                        outcomes[image_id] = WAITING
-                        self.glance_health.failed(e)
-                        for other in jobs:
-                            other.cancel()
-                        continue
-                    outcomes[image_id] = 'failed: %s' % e
-                    LOG.error('Pre-caching image %(image)s failed: %(error)s',
-                              {'image': image_id, 'error': e})
+        fetch.remove_leftovers(self.cache_dir, self.lock_path)
+        new = [e.image_id for e in cut.fetch
+               if e.image_id not in self._fetches.values()]
+        if self.glance_health.available():
+            if self._pool is None:
+                self._pool = futures.ThreadPoolExecutor(
+                    CONF.precache.fetch_concurrency)
+            self._fetches.update(
+                (self._pool.submit(self._fetch, context, image_id), image_id)
+                for image_id in new)
+        else:
+            outcomes.update((image_id, WAITING) for image_id in new)
+        fetched_bytes = self._wait_for_fetches(outcomes, wait_all)
         built = self._build_targets(cut, prune_targets)
         self.catalog.save()
         self._best_first = [e.image_id for e in cut.keep]
@@ -342,9 +352,72 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
         counts = collections.Counter(o.split(':')[0] for o in
                                      outcomes.values())
         return {'kept': len(cut.keep), 'fetched': counts[FETCHED],
-                'failed': counts['failed'], 'deferred': counts[WAITING],
+                'failed': counts['failed'],
+                'deferred': counts[WAITING] + counts[DOWNLOADING],
                 'bytes': fetched_bytes, 'left_out': counts['left out'],
                 'targets': built, 'outcomes': outcomes}
+
+    def _wait_for_fetches(self, outcomes, wait_all=False):
+        """Wait at most ``[glance] timeout`` s for the fetches; their bytes.
+
+        That bounds the pass, which holds up nova-compute's other periodic
+        tasks, even when Glance trickles bytes too slowly for the timeout
+        of each read to fire. A fetch still running then goes on in the
+        background, under its base file's lock (a spawn needing the image
+        waits for it, as for a spawn's own download); a later pass counts
+        it when it ends and starts no second fetch of it meanwhile.
+        """
+        fetched_bytes = 0
+        timeout = None if wait_all else CONF.glance.timeout
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self._fetches:
+            left = None if deadline is None else deadline - time.monotonic()
+            done, _ = futures.wait(self._fetches, timeout=left,
+                                   return_when=futures.FIRST_COMPLETED)
+            if not done:
+                break
+            for job in done:
+                fetched_bytes += self._fetched(self._fetches.pop(job), job,
+                                               outcomes)
+        for image_id in self._fetches.values():
+            LOG.info('Image %(image)s is still downloading after %(timeout)s '
+                     's ([glance] timeout): the pass goes on without it',
+                     {'image': image_id, 'timeout': timeout})
+            outcomes[image_id] = DOWNLOADING
+        return fetched_bytes
+
+    def fetching(self):
+        """IDs of the images downloading now, for this pass or before."""
+        # A copy: a pass may be adding and removing fetches meanwhile.
+        return sorted({image_id for job, image_id in
+                       list(self._fetches.items()) if not job.done()})
+
+    def _fetched(self, image_id, job, outcomes):
+        """Record how fetch ``job`` ended; the bytes it brought."""
+        if job.cancelled():
+            outcomes[image_id] = WAITING
+            return 0
+        try:
+            fetched = job.result()
+            self.glance_health.succeeded()
+            if not fetched:
+                outcomes[image_id] = PRESENT
+                return 0
+            outcomes[image_id] = FETCHED
+            return os.stat(self.catalog.base_file(image_id)).st_blocks * 512
+        except Exception as e:
+            if glance_health.is_outage(e):
+                # Logged once by glance_health; what has not started waits
+                # for Glance to come back.
+                outcomes[image_id] = WAITING
+                self.glance_health.failed(e)
+                for other in self._fetches:
+                    other.cancel()
+                return 0
+            outcomes[image_id] = 'failed: %s' % e
+            LOG.error('Pre-caching image %(image)s failed: %(error)s',
+                      {'image': image_id, 'error': e})
+            return 0
 
     def wanted_targets(self, cut):
         """{(base file name, root_gb)} of the targets spawns here want."""
@@ -462,6 +535,23 @@ def _cache_bytes(cache_dir):
         if stat.S_ISREG(st.st_mode):
             used += st.st_blocks * 512
     return used
+
+
+def _space_needed(meta):
+    """Disk space a fetch of the image takes at most, or None if unknown.
+
+    The download; and when nova converts it to raw, the raw file too
+    (Glance's virtual_size), written while the download is still there. A
+    compressed qcow2 of a few KiB may be GiBs of raw.
+    """
+    size = meta.get('size')
+    if not isinstance(size, int):
+        return None
+    virtual_size = meta.get('virtual_size')
+    if (CONF.force_raw_images and meta.get('disk_format') != 'raw' and
+            isinstance(virtual_size, int)):
+        return size + virtual_size
+    return size
 
 
 def _free_bytes(path):

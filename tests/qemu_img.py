@@ -44,3 +44,21 @@ def qcow2_image(virtual_size='64M'):
         run('create', '-q', '-f', 'qcow2', path, virtual_size)
         with open(path, 'rb') as f:
             return f.read()
+
+
+def qcow2_of(raw, *options):
+    """Bytes of a qcow2 image holding ``raw`` (``-c``: compressed)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        source = os.path.join(tmp, 'image.raw')
+        path = os.path.join(tmp, 'image.qcow2')
+        with open(source, 'wb') as f:
+            f.write(raw)
+        run('convert', '-q', '-f', 'raw', '-O', 'qcow2', *options + (
+            source, path))
+        with open(path, 'rb') as f:
+            return f.read()
+
+
+def check(path):
+    """``qemu-img check``: raises CalledProcessError if ``path`` is bad."""
+    run('check', '-U', path)

@@ -30,6 +30,7 @@ from oslo_utils import fileutils
 from oslo_utils import units
 
 from nova import context as nova_context
+from nova import exception
 from nova.virt.libvirt import imagecache as nova_imagecache
 
 from nova_precache import cmd
@@ -58,7 +59,8 @@ class HostCache(object):
         try:
             self.manager = imagecache.PrecacheImageCacheManager()
             self.manager.rankers = ranking.load(CONF.precache.rankers)
-        except ranking.UnknownRanker as e:
+        except exception.InvalidConfiguration as e:
+            # An unknown ranker, a [precache] value conf.check() refuses.
             raise cmd.BadConfig(str(e))
         self.catalog = self.manager.load_catalog()
         self.cache_dir = self.manager.cache_dir
@@ -243,7 +245,8 @@ class Run(cmd.Command, lister.Lister):
                       _size(host.catalog, e.image_id)) for e in cut.fetch]
         with progress.DownloadProgress(downloads, self.app.stderr):
             summary = host.manager.carry_out(context, cut,
-                                             prune_targets=False)
+                                             prune_targets=False,
+                                             wait_all=True)
         outcomes = summary['outcomes']
         missing = [i for i in host.critical
                    if not os.path.exists(host.catalog.base_file(i))]

@@ -71,6 +71,9 @@ class ImageCacheWeigher(weights.BaseHostWeigher):
 
     def __init__(self):
         super().__init__()
+        # A bad [precache] value (weight_multiplier = nan) stops the
+        # scheduler at start-up, with its name and value.
+        conf.check(CONF)
         # (host, node) -> (published stats values, parsed): parsed again
         # only when a host's stats change, not for every request.
         self._parsed = {}

@@ -32,10 +32,12 @@ or, in nova's functional harness, ``glance.replace_harness_glance(self)``.
 """
 
 import configparser
+import contextlib
 import ctypes
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import time
 import uuid
@@ -100,6 +102,21 @@ class _IdentityHeaders(plugin.BaseAuthPlugin):
 
     def get_headers(self, session, **kwargs):
         return dict(self._headers)
+
+
+def identity_context(headers):
+    """A nova RequestContext that sends ``headers`` to Glance.
+
+    Like the context nova-api makes for a user, it carries a token (never
+    sent): without one nova runs its own no-auth visibility check, which
+    fails on private v2 images.
+    """
+    return nova_context.RequestContext(
+        user_id=headers['X-User-Id'],
+        project_id=headers['X-Project-Id'],
+        roles=headers['X-Roles'].split(','),
+        auth_token=uuid.uuid4().hex,
+        user_auth_plugin=_IdentityHeaders(headers))
 
 
 class GlanceAPI(fixtures.Fixture):
@@ -294,14 +311,17 @@ class GlanceAPI(fixtures.Fixture):
         """SIGKILL the process group: Glance vanishes mid-request."""
         self._signal(signal.SIGKILL, None)
 
-    def request_count(self):
+    def request_count(self, request=''):
         """HTTP requests served so far, over every start of this fixture.
 
         Counts the fixture's own (readiness checks, uploads) too: compare
-        two readings around what is under test.
+        two readings around what is under test. ``request`` counts only
+        requests whose "METHOD URI" starts with it, e.g. the downloads of
+        one image: ``'GET /v2/images/%s/file' % image_id``.
         """
+        mark = '%s %s' % (_REQUEST_MARK, request)
         with open(self.uwsgi_log) as f:
-            return sum(1 for line in f if line.startswith(_REQUEST_MARK))
+            return sum(1 for line in f if line.startswith(mark))
 
     def identity_headers(self, project_id=None, roles=('admin',),
                          user_id=None):
@@ -326,17 +346,21 @@ class GlanceAPI(fixtures.Fixture):
         return response
 
     def upload(self, data, disk_format='qcow2', container_format='bare',
-               owner=None, visibility='public', name='precache-test'):
+               owner=None, visibility='public', name='precache-test',
+               image_id=None):
         """Create an image with ``data`` as an admin of project ``owner``.
 
         Returns the image as Glance shows it: id, size, checksum,
         os_hash_algo, os_hash_value, owner...
         """
         headers = self.identity_headers(owner)
-        image = self._request('POST', '/v2/images', headers, json={
-            'name': name, 'disk_format': disk_format,
-            'container_format': container_format,
-            'visibility': visibility}).json()
+        body = {'name': name, 'disk_format': disk_format,
+                'container_format': container_format,
+                'visibility': visibility}
+        if image_id:
+            body['id'] = image_id
+        image = self._request('POST', '/v2/images', headers,
+                              json=body).json()
         path = '/v2/images/%s' % image['id']
         self._request('PUT', path + '/file',
                       dict(headers, **{'Content-Type':
@@ -344,22 +368,21 @@ class GlanceAPI(fixtures.Fixture):
                       data=data)
         return self._request('GET', path, headers).json()
 
+    def forget_hashes(self, image_id):
+        """Make an image one that a Glance of before hashing uploaded."""
+        with contextlib.closing(sqlite3.connect(self.db)) as db, db:
+            db.execute('UPDATE images SET checksum = NULL, os_hash_algo = '
+                       'NULL, os_hash_value = NULL WHERE id = ?',
+                       (image_id,))
+
     def nova_context(self, project_id=None, roles=('admin',), user_id=None):
         """A nova RequestContext whose image API calls reach this Glance.
 
         Needs ``configure_nova()``: nova finds Glance by its [glance]
-        options, then authenticates with the context's auth plugin. Like
-        the context nova-api makes for a user, it carries a token (never
-        sent): without one nova runs its own no-auth visibility check,
-        which fails on private v2 images.
+        options, then authenticates with the context's auth plugin.
         """
-        headers = self.identity_headers(project_id, roles, user_id)
-        return nova_context.RequestContext(
-            user_id=headers['X-User-Id'],
-            project_id=headers['X-Project-Id'],
-            roles=list(roles),
-            auth_token=uuid.uuid4().hex,
-            user_auth_plugin=_IdentityHeaders(headers))
+        return identity_context(
+            self.identity_headers(project_id, roles, user_id))
 
     def nova_flags(self):
         """{group: {option: value}} nova needs to use this Glance."""

@@ -89,3 +89,18 @@ class CatalogTestCase(test.NoDBTestCase):
         mtime = os.stat(cat.path).st_mtime_ns
         cat.save()  # nothing changed: not rewritten
         self.assertEqual(mtime, os.stat(cat.path).st_mtime_ns)
+
+    def test_save_removes_what_a_crashed_save_left(self):
+        cat = self._catalog()
+        cat.record(A)
+        cat.save()
+        # What a save killed between writing and renaming leaves.
+        directory = os.path.dirname(cat.path)
+        with open(os.path.join(directory, '.catalog.k1ll3d'), 'w') as f:
+            f.write('{"version": 1, "ima')
+
+        # The next pass, with nothing new to save.
+        self._catalog().save()
+
+        self.assertEqual(['catalog.json'], os.listdir(directory))
+        self.assertIn(A, self._catalog().images)

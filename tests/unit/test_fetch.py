@@ -12,9 +12,11 @@
 
 import hashlib
 import os
+import threading
 
 import fixtures
 from nova import test
+from nova import utils
 
 from nova_precache import fetch
 
@@ -48,3 +50,56 @@ class VerifyTestCase(test.NoDBTestCase):
 
     def test_nothing_to_check_against(self):
         fetch.verify('img', self.path, {'checksum': None})
+
+    def test_size_checked_without_hashes(self):
+        fetch.verify('img', self.path, {'size': len(DATA), 'checksum': None})
+        e = self.assertRaises(fetch.SizeMismatch, fetch.verify, 'img',
+                              self.path, {'size': len(DATA) - 1})
+        self.assertIn('Image img: %s has %d bytes, Glance says the image '
+                      'has %d' % (self.path, len(DATA), len(DATA) - 1),
+                      str(e))
+
+
+class LeftoversTestCase(test.NoDBTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.cache_dir = self.useFixture(fixtures.TempDir()).path
+        self.lock_path = self.useFixture(fixtures.TempDir()).path
+
+    def _file(self, name):
+        path = os.path.join(self.cache_dir, name)
+        with open(path, 'wb') as f:
+            f.write(b'partial')
+        return path
+
+    def test_removes_what_no_download_holds(self):
+        crashed = [self._file('a' * 40 + '.part'),
+                   self._file('b' * 40 + '.converted')]
+        others = [self._file('c' * 40), self._file('notes.part')]
+
+        fetch.remove_leftovers(self.cache_dir, self.lock_path)
+
+        self.assertEqual([False, False], [os.path.exists(p) for p in crashed])
+        self.assertEqual([True, True], [os.path.exists(p) for p in others])
+
+    def test_leaves_download_under_way_without_waiting(self):
+        downloading = self._file('d' * 40 + '.part')
+        holding, release = threading.Event(), threading.Event()
+
+        # A download (a spawn's, say) holds the base file's lock.
+        @utils.synchronized('d' * 40, external=True,
+                            lock_path=self.lock_path)
+        def download():
+            holding.set()
+            release.wait()
+
+        thread = threading.Thread(target=download)
+        thread.start()
+        holding.wait()
+        try:
+            fetch.remove_leftovers(self.cache_dir, self.lock_path)
+            self.assertTrue(os.path.exists(downloading))
+        finally:
+            release.set()
+            thread.join()
