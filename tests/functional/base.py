@@ -32,12 +32,15 @@ import sys
 
 import fixtures
 from nova.compute import manager as compute_manager
+from nova import conf
 from nova import context as nova_context
 from nova.tests import fixtures as nova_fixtures
 from nova.tests.functional.libvirt import base
 from nova.virt.libvirt import driver as libvirt_driver
 from nova.virt.libvirt import imagebackend
 from nova.virt.libvirt import utils as libvirt_utils
+
+CONF = conf.CONF
 
 # Captured at import, before any test fixture replaces them.
 _REAL_IMAGE_BACKEND = {
@@ -107,11 +110,21 @@ class PrecacheServersTestBase(base.ServersTestBase):
 
     @contextlib.contextmanager
     def as_host(self, hostname):
-        """Run the enclosed calls as compute ``hostname`` would see CONF."""
-        with nova_fixtures.ConfPatcher(
-                host=hostname,
-                instances_path=self.instances_paths[hostname]):
+        """Run the enclosed calls as compute ``hostname`` would see CONF.
+
+        Nests: on the way out the outer host's values come back. (nova's
+        ConfPatcher clears its overrides instead, which inside a nested
+        call, e.g. a resize's source calling its destination, would leave
+        the rest of the outer call with nova's default host and path.)
+        """
+        saved = {'host': CONF.host, 'instances_path': CONF.instances_path}
+        CONF.set_override('host', hostname)
+        CONF.set_override('instances_path', self.instances_paths[hostname])
+        try:
             yield
+        finally:
+            for name, value in saved.items():
+                CONF.set_override(name, value)
 
     def base_dir(self, hostname):
         return os.path.join(self.instances_paths[hostname], '_base')
