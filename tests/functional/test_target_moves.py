@@ -177,6 +177,10 @@ class TargetMovesTestCase(base.PrecacheServersTestBase):
         # The grown part of the disk reads as zeros, like a fresh disk's.
         self.assertTrue(qemu_img.holds(
             self.instance_disk('compute2', self.server), 0, OLD_GB * GiB, MiB))
+        # Both computes' periodic passes while the move awaits its verdict.
+        for host in ('compute1', 'compute2'):
+            self.run_image_cache_pass(host)
+        self._assert_moved('compute2', NEW_GB)
 
         self.server = self._revert_resize(self.server)
 
