@@ -37,11 +37,29 @@ def backing_chain(disk):
     return [layer['filename'] for layer in json.loads(out)]
 
 
-def qcow2_image(virtual_size='64M'):
-    """Bytes of a real, empty qcow2 image."""
+def write(path, pattern, offset, length, fmt='qcow2'):
+    """Write byte ``pattern`` over a range of the disk, as a guest would."""
+    subprocess.run(
+        ['qemu-io', '-f', fmt, '-c',
+         'write -P %#x %d %d' % (pattern, offset, length), path],
+        check=True, capture_output=True)
+
+
+def holds(path, pattern, offset, length, fmt='qcow2'):
+    """Whether the guest reads ``pattern`` all over that range."""
+    return subprocess.run(
+        ['qemu-io', '-f', fmt, '-r', '-U', '-c',
+         'read -P %#x %d %d' % (pattern, offset, length), path],
+        capture_output=True).returncode == 0
+
+
+def qcow2_image(virtual_size='64M', pattern=None):
+    """Bytes of a real qcow2 image: empty, or ``pattern`` over 1 MiB."""
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, 'image.qcow2')
         run('create', '-q', '-f', 'qcow2', path, virtual_size)
+        if pattern is not None:
+            write(path, pattern, 0, 2 ** 20)
         with open(path, 'rb') as f:
             return f.read()
 

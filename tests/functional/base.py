@@ -14,7 +14,7 @@
 
 Everything is nova's own functional harness (API, conductor, scheduler,
 placement, Glance fixture, libvirt computes); only libvirt is nova's fake,
-since there is no hypervisor here. Two things are added:
+since there is no hypervisor here. Three things are added:
 
 * each compute has its own instances_path. ``CONF.host`` and
   ``CONF.instances_path`` are process-wide, so every call that runs as one
@@ -23,6 +23,9 @@ since there is no hypervisor here. Two things are added:
 * ``RealImageBackend`` undoes the harness's mocks of nova's image backend,
   so a spawn downloads through nova, writes a real base file in ``_base``
   and a real qcow2 overlay with real qemu-img.
+* ``SeparateHosts`` stands in for the ssh that carries a resize's or a
+  cold migration's disks between computes, and keeps one compute from
+  seeing another's files as its own.
 """
 
 import contextlib
@@ -32,12 +35,19 @@ import sys
 
 import fixtures
 from nova.compute import manager as compute_manager
+from nova import conf
 from nova import context as nova_context
 from nova.tests import fixtures as nova_fixtures
 from nova.tests.functional.libvirt import base
 from nova.virt.libvirt import driver as libvirt_driver
 from nova.virt.libvirt import imagebackend
 from nova.virt.libvirt import utils as libvirt_utils
+from nova.virt.libvirt.volume import remotefs
+from oslo_concurrency import processutils
+
+from tests import qemu_img
+
+CONF = conf.CONF
 
 # Captured at import, before any test fixture replaces them.
 _REAL_IMAGE_BACKEND = {
@@ -60,6 +70,126 @@ class RealImageBackend(fixtures.Fixture):
     def _setUp(self):
         for name, real in _REAL_IMAGE_BACKEND.items():
             self.useFixture(fixtures.MonkeyPatch(name, real))
+
+
+class SeparateHosts(fixtures.Fixture):
+    """Computes of one process see each other's files as remote hosts would.
+
+    Real computes share one instances_path, each on its own disk, and
+    name a file on another compute by the path it has on their own. Two
+    places of a resize or cold migration do so, and both are replaced:
+
+    * ``RemoteFilesystem``, nova's ssh transport (``scp``, ``ssh
+      mkdir/touch/rm``) that carries the disks: there is no ssh between
+      two computes in one process, so the same commands run locally, on
+      the path mapped from this compute's instances_path to the other
+      host's. The backing file of a copied qcow2 disk, an absolute path
+      that on a real destination names the destination's own base file,
+      is mapped the same way (``qemu-img rebase -u``: metadata only).
+    * the shared-storage probe of a revert
+      (``check_instance_shared_storage_remote``): the destination makes a
+      file in its instance directory and asks the source whether it sees
+      that path; on one machine it always would, and the destination
+      would keep the reverted server's disks. The source looks for the
+      path mapped into its own instances_path instead.
+
+    Hosts are named by ``[libvirt] migration_inbound_addr = %s``, i.e. by
+    hostname, as the computes of one process share one ``my_ip``.
+    """
+
+    def __init__(self, instances_paths):
+        super().__init__()
+        self.instances_paths = instances_paths
+
+    def _setUp(self):
+        hosts = self
+
+        class _Transport(remotefs.RemoteFilesystemDriver):
+
+            def create_file(self, host, dst_path, on_execute, on_completion):
+                hosts._run(on_execute, on_completion,
+                           'touch', hosts._remote(host, dst_path))
+
+            def remove_file(self, host, dst, on_execute, on_completion):
+                hosts._run(on_execute, on_completion,
+                           'rm', hosts._remote(host, dst))
+
+            def create_dir(self, host, dst_path, on_execute, on_completion):
+                hosts._run(on_execute, on_completion,
+                           'mkdir', '-p', hosts._remote(host, dst_path))
+
+            def remove_dir(self, host, dst, on_execute, on_completion):
+                hosts._run(on_execute, on_completion,
+                           'rm', '-rf', hosts._remote(host, dst))
+
+            def copy_file(self, src, dst, on_execute, on_completion,
+                          compression):
+                hosts._copy(src, dst, on_execute, on_completion)
+
+        self.useFixture(fixtures.MonkeyPatch(
+            'nova.virt.libvirt.volume.remotefs.SshDriver', _Transport))
+
+        driver = libvirt_driver.LibvirtDriver
+        probe = driver.check_instance_shared_storage_remote
+
+        def _probe_here(driver, context, data):
+            return probe(driver, context,
+                         dict(data, filename=hosts._here(data['filename'])))
+
+        self.useFixture(fixtures.MonkeyPatch(
+            'nova.virt.libvirt.driver.LibvirtDriver.'
+            'check_instance_shared_storage_remote', _probe_here))
+
+    @staticmethod
+    def _run(on_execute, on_completion, *cmd):
+        processutils.execute(*cmd, on_execute=on_execute,
+                             on_completion=on_completion)
+
+    @staticmethod
+    def _relative(path, root):
+        relative = os.path.relpath(path, root)
+        return None if relative.startswith(os.pardir) else relative
+
+    def _remote(self, host, path):
+        """``path`` as this compute names it, on ``host``."""
+        relative = self._relative(path, CONF.instances_path)
+        if relative is None:
+            raise ValueError('%s is outside instances_path %s' %
+                             (path, CONF.instances_path))
+        return os.path.join(self.instances_paths[host], relative)
+
+    def _here(self, path):
+        """``path`` as another compute names it, on this compute."""
+        for root in self.instances_paths.values():
+            relative = self._relative(path, root)
+            if relative is not None:
+                return os.path.join(CONF.instances_path, relative)
+        return path
+
+    def _split(self, spec):
+        """(host, path here) of ``host:path``; (None, path) of a path."""
+        if spec.startswith(os.sep):
+            return None, spec
+        host, path = spec.split(':', 1)
+        return host, self._remote(host, path)
+
+    def _copy(self, src, dst, on_execute, on_completion):
+        src_host, src_path = self._split(src)
+        dst_host, dst_path = self._split(dst)
+        self._run(on_execute, on_completion, 'cp', '-r', src_path, dst_path)
+        if os.path.isdir(dst_path):
+            return
+        info = qemu_img.info(dst_path)
+        backing = info.get('backing-filename')
+        if info['format'] != 'qcow2' or not backing:
+            return
+        from_root = self.instances_paths.get(src_host, CONF.instances_path)
+        to_root = self.instances_paths.get(dst_host, CONF.instances_path)
+        relative = self._relative(backing, from_root)
+        if relative is not None:
+            qemu_img.run('rebase', '-u', '-F',
+                         info['backing-filename-format'],
+                         '-b', os.path.join(to_root, relative), dst_path)
 
 
 class PrecacheServersTestBase(base.ServersTestBase):
@@ -88,13 +218,25 @@ class PrecacheServersTestBase(base.ServersTestBase):
         with self.as_host(hostname):
             return super().start_compute(hostname=hostname, **kwargs)
 
+    # What nova's computes do for a boot, a delete, a resize or cold
+    # migration (source and destination), its confirm and revert, a stop,
+    # a start and a snapshot.
+    _OWN_HOST_METHODS = (
+        '_do_build_and_run_instance', 'terminate_instance',
+        'prep_resize', 'resize_instance', 'finish_resize',
+        'confirm_resize', 'revert_resize', 'finish_revert_resize',
+        'check_instance_shared_storage',
+        'stop_instance', 'start_instance', 'snapshot_instance')
+
     def follow_scheduler(self):
-        """Builds and deletes run as the compute the scheduler picked.
+        """Compute operations run as the compute that does them.
 
         For servers booted without a host: the build runs with that
-        compute's CONF.host and instances_path, wherever it lands.
+        compute's CONF.host and instances_path, wherever it lands; so do
+        the source's and the destination's halves of a resize or a
+        migration, which call each other (nested, under CastAsCall).
         """
-        for name in ('_do_build_and_run_instance', 'terminate_instance'):
+        for name in self._OWN_HOST_METHODS:
             method = getattr(compute_manager.ComputeManager, name)
 
             def _as_own_host(manager, *args, _method=method, **kwargs):
@@ -107,11 +249,21 @@ class PrecacheServersTestBase(base.ServersTestBase):
 
     @contextlib.contextmanager
     def as_host(self, hostname):
-        """Run the enclosed calls as compute ``hostname`` would see CONF."""
-        with nova_fixtures.ConfPatcher(
-                host=hostname,
-                instances_path=self.instances_paths[hostname]):
+        """Run the enclosed calls as compute ``hostname`` would see CONF.
+
+        Nests: on the way out the outer host's values come back. (nova's
+        ConfPatcher clears its overrides instead, which inside a nested
+        call, e.g. a resize's source calling its destination, would leave
+        the rest of the outer call with nova's default host and path.)
+        """
+        saved = {'host': CONF.host, 'instances_path': CONF.instances_path}
+        CONF.set_override('host', hostname)
+        CONF.set_override('instances_path', self.instances_paths[hostname])
+        try:
             yield
+        finally:
+            for name, value in saved.items():
+                CONF.set_override(name, value)
 
     def base_dir(self, hostname):
         return os.path.join(self.instances_paths[hostname], '_base')
