@@ -163,12 +163,21 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
         read from its qcow2 header instead of a prlimit-wrapped qemu-img
         per disk; any disk the header reader is unsure of goes to qemu-img
         as in nova. The disks' sizes are kept for the resize targets.
+
+        Unlike nova's, it also counts the ``<uuid>_resize`` directories of
+        instances this host was not given: after a resize or cold
+        migration to another host, the old disk waits there for a revert
+        until the move is confirmed or reverted, but the instance's host is
+        already the destination, and nova would age out the base file a
+        revert needs.
         """
         if not CONF.precache.enabled:
             return super()._list_backing_images()
         inuse_images = []
         for ent in os.listdir(CONF.instances_path):
-            if ent not in self.instance_names:
+            awaiting_revert = (ent not in self.instance_names and
+                               ent.endswith('_resize'))
+            if ent not in self.instance_names and not awaiting_revert:
                 continue
             disk_path = os.path.join(CONF.instances_path, ent, 'disk')
             if not os.path.exists(disk_path):
@@ -182,8 +191,14 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
                 raise
             if not backing_file:
                 continue
-            LOG.debug('Instance %(instance)s is backed by %(backing)s',
-                      {'instance': ent, 'backing': backing_file})
+            if awaiting_revert:
+                LOG.info('Keeping base file %(backing)s: it backs the disk '
+                         'in %(instance)s, kept for reverting a resize or '
+                         'migration',
+                         {'instance': ent, 'backing': backing_file})
+            else:
+                LOG.debug('Instance %(instance)s is backed by %(backing)s',
+                          {'instance': ent, 'backing': backing_file})
             if size and size % units.Gi == 0:
                 self.local_disks.setdefault(backing_file, set()).add(
                     size // units.Gi)
@@ -191,10 +206,11 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
             if backing_path not in inuse_images:
                 inuse_images.append(backing_path)
             if backing_path in self.unexplained_images:
-                LOG.warning('Instance %(instance)s is using a backing file '
-                            '%(backing)s which does not appear in the image '
-                            'service', {'instance': ent,
-                                        'backing': backing_file})
+                if not awaiting_revert:
+                    LOG.warning('Instance %(instance)s is using a backing '
+                                'file %(backing)s which does not appear in '
+                                'the image service',
+                                {'instance': ent, 'backing': backing_file})
                 self.unexplained_images.remove(backing_path)
         return inuse_images
 

@@ -30,6 +30,7 @@ import subprocess
 
 from nova.virt.libvirt import imagecache as nova_imagecache
 
+from nova_precache.cmd import cache
 from tests.functional import base
 from tests import qemu_img
 
@@ -88,6 +89,12 @@ class ResizeSourceBaseFileTestCase(base.PrecacheServersTestBase):
         self.assertEqual(self.base_file,
                          qemu_img.info(self._old_disk())['backing-filename'])
 
+    def _assert_server_disk_intact(self):
+        self.assertEqual([self.disk, self.base_file],
+                         qemu_img.backing_chain(self.disk))
+        self.assertTrue(qemu_img.holds(self.disk, IMAGE_DATA, 0, MiB))
+        self.assertTrue(qemu_img.holds(self.disk, GUEST_DATA, MiB, MiB))
+
     def test_stock_nova_removes_base_file_of_reverted_disk(self):
         """Precache disabled: what nova does on its own."""
         self._start(precache_enabled=False)
@@ -103,3 +110,38 @@ class ResizeSourceBaseFileTestCase(base.PrecacheServersTestBase):
         self.assertEqual('compute1', self.server['OS-EXT-SRV-ATTR:host'])
         self.assertRaises(subprocess.CalledProcessError,
                           qemu_img.backing_chain, self.disk)
+
+    def test_resize_revert_keeps_base_file(self):
+        self._start(precache_enabled=True)
+        self.server = self._resize_server(self.server, self._flavor(NEW_GB))
+        self._assert_awaiting_verdict()
+
+        self.run_image_cache_pass('compute1')
+
+        self.assertTrue(os.path.exists(self.base_file))
+        self.assertIn('kept for reverting a resize or migration',
+                      self.stdlog.logger.output)
+        # nova-precache status, which counts every instance directory on
+        # disk, tells the same.
+        with self.as_host('compute1'):
+            columns, rows = cache.Status(None, None).take_action(None)
+        status = {row[0]: dict(zip(columns, row)) for row in rows}
+        self.assertEqual('kept: in use', status[self.base_name]['Fate'])
+        self.server = self._revert_resize(self.server)
+        self.assertEqual('compute1', self.server['OS-EXT-SRV-ATTR:host'])
+        self._assert_server_disk_intact()
+
+    def test_cold_migrate_confirm_keeps_base_file_until_confirmed(self):
+        self._start(precache_enabled=True)
+        self.server = self._migrate_server(self.server, host='compute2',
+                                           api=self.admin_api)
+        self._assert_awaiting_verdict()
+
+        self.run_image_cache_pass('compute1')
+
+        self.assertTrue(os.path.exists(self.base_file))
+        self.server = self._confirm_resize(self.server)
+        self.assertFalse(os.path.exists(os.path.dirname(self._old_disk())))
+        # Nothing uses it any more: the next pass ages it out as nova would.
+        self.run_image_cache_pass('compute1')
+        self.assertFalse(os.path.exists(self.base_file))

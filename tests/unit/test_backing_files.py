@@ -96,3 +96,26 @@ class BackingFilesTestCase(test.NoDBTestCase):
         # Root disk sizes in GiB by base file, for the resize targets.
         self.assertEqual({self.bases[0]: {1, 2}, self.bases[1]: {3},
                           self.bases[2]: {1}}, ours.local_disks)
+
+    def test_resize_source_disk_of_instance_not_listed_is_in_use(self):
+        """The old disk a move to another host keeps here for a revert."""
+        os.mkdir(os.path.join(self.instances, 'moved-away_resize'))
+        qemu_img.run('create', '-f', 'qcow2', '-F', 'raw', '-b',
+                     os.path.join(self.base_dir, self.bases[3]),
+                     os.path.join(self.instances, 'moved-away_resize', 'disk'))
+        unused = os.path.join(self.base_dir, self.bases[3])
+        nova_inuse, nova_unexplained, _ = self._walk(
+            imagecache.ImageCacheManager())
+        self.flags(enabled=True, group='precache')
+        our_inuse, our_unexplained, _ = self._walk(
+            precache_imagecache.PrecacheImageCacheManager())
+
+        self.assertNotIn(unused, nova_inuse)
+        self.assertIn(unused, nova_unexplained)
+        self.assertEqual(sorted(nova_inuse + [unused]), our_inuse)
+        self.assertEqual([], our_unexplained)
+        self.assertIn('Keeping base file %s: it backs the disk in '
+                      'moved-away_resize' % self.bases[3],
+                      self.stdlog.logger.output)
+        self.assertNotIn('moved-away_resize is using a backing file',
+                         self.stdlog.logger.output)
