@@ -179,6 +179,8 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
                                ent.endswith('_resize'))
             if ent not in self.instance_names and not awaiting_revert:
                 continue
+            if awaiting_revert:
+                self._keep_swap_and_ephemeral_bases(ent)
             disk_path = os.path.join(CONF.instances_path, ent, 'disk')
             if not os.path.exists(disk_path):
                 continue
@@ -213,6 +215,40 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
                                 {'instance': ent, 'backing': backing_file})
                 self.unexplained_images.remove(backing_path)
         return inuse_images
+
+    def _keep_swap_and_ephemeral_bases(self, ent):
+        """Count the swap and ephemeral base files of ``ent``'s disks in use.
+
+        nova counts them from the block device mappings of the instances
+        it was given, which the instance of a revert's disks is not.
+        """
+        directory = os.path.join(CONF.instances_path, ent)
+        try:
+            names = os.listdir(directory)
+        except (FileNotFoundError, NotADirectoryError):
+            # Confirmed or reverted meanwhile; or not an instance's.
+            return
+        for name in names:
+            if not (name in ('disk.swap', 'disk.local') or
+                    name.startswith('disk.eph')):
+                continue
+            path = os.path.join(directory, name)
+            try:
+                backing_file = local_disks.backing_file(path)[0]
+            except processutils.ProcessExecutionError:
+                if not os.path.exists(path):
+                    continue
+                raise
+            if not backing_file:
+                continue
+            LOG.info('Keeping base file %(backing)s: it backs %(disk)s in '
+                     '%(instance)s, kept for reverting a resize or migration',
+                     {'backing': backing_file, 'disk': name,
+                      'instance': ent})
+            if backing_file.startswith('swap_'):
+                self.used_swap_images.add(backing_file)
+            else:
+                self.used_ephemeral_images.add(backing_file)
 
     # The plan.
 

@@ -13,16 +13,17 @@
 """The source's base file while a move to another host awaits its verdict.
 
 After a resize or cold migration to another host, and until it is
-confirmed or reverted, the source keeps the server's old disk in
-``<uuid>_resize`` for a revert; that disk is backed by the source's base
-file. The server's ``host`` is already the destination, so the source's
-image cache pass, which lists only the instances of its own host, does not
-count that base file in use, and nova ages it out. A revert then brings
-back a disk whose backing file is gone.
+confirmed or reverted, the source keeps the server's old disks in
+``<uuid>_resize`` for a revert; they are backed by the source's base files
+(the image's, and ``swap_<MB>`` for the swap disk). The server's ``host``
+is already the destination, so the source's image cache pass, which lists
+only the instances of its own host, does not count those base files in
+use, and nova ages them out. A revert then brings back disks whose backing
+files are gone.
 
 Here the age limits are 0, so a pass removes any base file it finds
 unused; the pre-caching plan keeps nothing of its own (no critical list,
-``max_images = 0``), so what keeps the file is only that a disk uses it.
+``max_images = 0``), so what keeps a file is only that a disk uses it.
 """
 
 import os
@@ -38,6 +39,7 @@ MiB = 2 ** 20
 IMAGE_DATA = 0x11   # the image's first MiB
 GUEST_DATA = 0x22   # what the guest wrote, its second MiB
 OLD_GB, NEW_GB = 1, 20
+SWAP_MB = 512
 
 
 class ResizeSourceBaseFileTestCase(base.PrecacheServersTestBase):
@@ -58,6 +60,12 @@ class ResizeSourceBaseFileTestCase(base.PrecacheServersTestBase):
         self.image = self.create_image(
             qemu_img.qcow2_image(pattern=IMAGE_DATA))['id']
         self.base_name = nova_imagecache.get_cache_fname(self.image)
+        # Flavors with swap: the swap disk has a base file of its own.
+        self.flavors = {
+            disk_gb: self.admin_api.post_flavor({'flavor': {
+                'name': 'swap-%d' % disk_gb, 'ram': 512, 'vcpus': 1,
+                'disk': disk_gb, 'swap': SWAP_MB}})['id']
+            for disk_gb in (OLD_GB, NEW_GB)}
 
     def _start(self, precache_enabled):
         self.flags(enabled=precache_enabled, max_images=0,
@@ -66,59 +74,68 @@ class ResizeSourceBaseFileTestCase(base.PrecacheServersTestBase):
         self.start_compute('compute2')
         self.follow_scheduler()
         self.server = self.boot('compute1', self.image,
-                                flavor_id=self._flavor(OLD_GB))
+                                flavor_id=self.flavors[OLD_GB])
         self.disk = self.instance_disk('compute1', self.server)
         self.base_file = os.path.join(self.base_dir('compute1'),
                                       self.base_name)
+        self.swap = self.disk + '.swap'
+        self.swap_base = os.path.join(self.base_dir('compute1'),
+                                      'swap_%d' % SWAP_MB)
         self.assertEqual([self.disk, self.base_file],
                          qemu_img.backing_chain(self.disk))
+        self.assertEqual([self.swap, self.swap_base],
+                         qemu_img.backing_chain(self.swap))
         qemu_img.write(self.disk, GUEST_DATA, MiB, MiB)
 
-    def _flavor(self, disk_gb):
-        return next(f['id'] for f in self.api.get_flavors()
-                    if f['disk'] == disk_gb)
-
-    def _old_disk(self):
-        """The disk the source keeps for a revert."""
+    def _old_disk(self, name='disk'):
+        """A disk the source keeps for a revert."""
         return os.path.join(self.instances_paths['compute1'],
-                            self.server['id'] + '_resize', 'disk')
+                            self.server['id'] + '_resize', name)
 
     def _assert_awaiting_verdict(self):
         server = self.admin_api.get_server(self.server['id'])
         self.assertEqual('compute2', server['OS-EXT-SRV-ATTR:host'])
         self.assertEqual(self.base_file,
                          qemu_img.info(self._old_disk())['backing-filename'])
+        self.assertEqual(
+            self.swap_base,
+            qemu_img.info(self._old_disk('disk.swap'))['backing-filename'])
 
-    def _assert_server_disk_intact(self):
+    def _assert_server_disks_intact(self):
         self.assertEqual([self.disk, self.base_file],
                          qemu_img.backing_chain(self.disk))
         self.assertTrue(qemu_img.holds(self.disk, IMAGE_DATA, 0, MiB))
         self.assertTrue(qemu_img.holds(self.disk, GUEST_DATA, MiB, MiB))
+        self.assertEqual([self.swap, self.swap_base],
+                         qemu_img.backing_chain(self.swap))
 
     def test_stock_nova_removes_base_file_of_reverted_disk(self):
         """Precache disabled: what nova does on its own."""
         self._start(precache_enabled=False)
-        self.server = self._resize_server(self.server, self._flavor(NEW_GB))
+        self.server = self._resize_server(self.server, self.flavors[NEW_GB])
         self._assert_awaiting_verdict()
 
         self.run_image_cache_pass('compute1')
 
         self.assertFalse(os.path.exists(self.base_file))
+        self.assertFalse(os.path.exists(self.swap_base))
         self.server = self._revert_resize(self.server)
         # nova's fake libvirt reports the server ACTIVE; a real qemu could
-        # not open its disk.
+        # not open its disks.
         self.assertEqual('compute1', self.server['OS-EXT-SRV-ATTR:host'])
-        self.assertRaises(subprocess.CalledProcessError,
-                          qemu_img.backing_chain, self.disk)
+        for disk in (self.disk, self.swap):
+            self.assertRaises(subprocess.CalledProcessError,
+                              qemu_img.backing_chain, disk)
 
     def test_resize_revert_keeps_base_file(self):
         self._start(precache_enabled=True)
-        self.server = self._resize_server(self.server, self._flavor(NEW_GB))
+        self.server = self._resize_server(self.server, self.flavors[NEW_GB])
         self._assert_awaiting_verdict()
 
         self.run_image_cache_pass('compute1')
 
         self.assertTrue(os.path.exists(self.base_file))
+        self.assertTrue(os.path.exists(self.swap_base))
         self.assertIn('kept for reverting a resize or migration',
                       self.stdlog.logger.output)
         # nova-precache status, which counts every instance directory on
@@ -129,7 +146,7 @@ class ResizeSourceBaseFileTestCase(base.PrecacheServersTestBase):
         self.assertEqual('kept: in use', status[self.base_name]['Fate'])
         self.server = self._revert_resize(self.server)
         self.assertEqual('compute1', self.server['OS-EXT-SRV-ATTR:host'])
-        self._assert_server_disk_intact()
+        self._assert_server_disks_intact()
 
     def test_cold_migrate_confirm_keeps_base_file_until_confirmed(self):
         self._start(precache_enabled=True)
@@ -140,8 +157,10 @@ class ResizeSourceBaseFileTestCase(base.PrecacheServersTestBase):
         self.run_image_cache_pass('compute1')
 
         self.assertTrue(os.path.exists(self.base_file))
+        self.assertTrue(os.path.exists(self.swap_base))
         self.server = self._confirm_resize(self.server)
         self.assertFalse(os.path.exists(os.path.dirname(self._old_disk())))
         # Nothing uses it any more: the next pass ages it out as nova would.
         self.run_image_cache_pass('compute1')
         self.assertFalse(os.path.exists(self.base_file))
+        self.assertFalse(os.path.exists(self.swap_base))
