@@ -163,13 +163,24 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
         read from its qcow2 header instead of a prlimit-wrapped qemu-img
         per disk; any disk the header reader is unsure of goes to qemu-img
         as in nova. The disks' sizes are kept for the resize targets.
+
+        Unlike nova's, it also counts the ``<uuid>_resize`` directories of
+        instances this host was not given: after a resize or cold
+        migration to another host, the old disk waits there for a revert
+        until the move is confirmed or reverted, but the instance's host is
+        already the destination, and nova would age out the base file a
+        revert needs.
         """
         if not CONF.precache.enabled:
             return super()._list_backing_images()
         inuse_images = []
         for ent in os.listdir(CONF.instances_path):
-            if ent not in self.instance_names:
+            awaiting_revert = (ent not in self.instance_names and
+                               ent.endswith('_resize'))
+            if ent not in self.instance_names and not awaiting_revert:
                 continue
+            if awaiting_revert:
+                self._keep_swap_and_ephemeral_bases(ent)
             disk_path = os.path.join(CONF.instances_path, ent, 'disk')
             if not os.path.exists(disk_path):
                 continue
@@ -182,8 +193,14 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
                 raise
             if not backing_file:
                 continue
-            LOG.debug('Instance %(instance)s is backed by %(backing)s',
-                      {'instance': ent, 'backing': backing_file})
+            if awaiting_revert:
+                LOG.info('Keeping base file %(backing)s: it backs the disk '
+                         'in %(instance)s, kept for reverting a resize or '
+                         'migration',
+                         {'instance': ent, 'backing': backing_file})
+            else:
+                LOG.debug('Instance %(instance)s is backed by %(backing)s',
+                          {'instance': ent, 'backing': backing_file})
             if size and size % units.Gi == 0:
                 self.local_disks.setdefault(backing_file, set()).add(
                     size // units.Gi)
@@ -191,12 +208,47 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
             if backing_path not in inuse_images:
                 inuse_images.append(backing_path)
             if backing_path in self.unexplained_images:
-                LOG.warning('Instance %(instance)s is using a backing file '
-                            '%(backing)s which does not appear in the image '
-                            'service', {'instance': ent,
-                                        'backing': backing_file})
+                if not awaiting_revert:
+                    LOG.warning('Instance %(instance)s is using a backing '
+                                'file %(backing)s which does not appear in '
+                                'the image service',
+                                {'instance': ent, 'backing': backing_file})
                 self.unexplained_images.remove(backing_path)
         return inuse_images
+
+    def _keep_swap_and_ephemeral_bases(self, ent):
+        """Count the swap and ephemeral base files of ``ent``'s disks in use.
+
+        nova counts them from the block device mappings of the instances
+        it was given, which the instance of a revert's disks is not.
+        """
+        directory = os.path.join(CONF.instances_path, ent)
+        try:
+            names = os.listdir(directory)
+        except (FileNotFoundError, NotADirectoryError):
+            # Confirmed or reverted meanwhile; or not an instance's.
+            return
+        for name in names:
+            if not (name in ('disk.swap', 'disk.local') or
+                    name.startswith('disk.eph')):
+                continue
+            path = os.path.join(directory, name)
+            try:
+                backing_file = local_disks.backing_file(path)[0]
+            except processutils.ProcessExecutionError:
+                if not os.path.exists(path):
+                    continue
+                raise
+            if not backing_file:
+                continue
+            LOG.info('Keeping base file %(backing)s: it backs %(disk)s in '
+                     '%(instance)s, kept for reverting a resize or migration',
+                     {'backing': backing_file, 'disk': name,
+                      'instance': ent})
+            if backing_file.startswith('swap_'):
+                self.used_swap_images.add(backing_file)
+            else:
+                self.used_ephemeral_images.add(backing_file)
 
     # The plan.
 

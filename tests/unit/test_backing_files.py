@@ -96,3 +96,37 @@ class BackingFilesTestCase(test.NoDBTestCase):
         # Root disk sizes in GiB by base file, for the resize targets.
         self.assertEqual({self.bases[0]: {1, 2}, self.bases[1]: {3},
                           self.bases[2]: {1}}, ours.local_disks)
+
+    def test_resize_source_disk_of_instance_not_listed_is_in_use(self):
+        """The old disks a move to another host keeps here for a revert."""
+        moved = os.path.join(self.instances, 'moved-away_resize')
+        os.mkdir(moved)
+        qemu_img.run('create', '-f', 'qcow2', '-F', 'raw', '-b',
+                     os.path.join(self.base_dir, self.bases[3]),
+                     os.path.join(moved, 'disk'))
+        for base, disk in (('swap_512', 'disk.swap'),
+                           ('ephemeral_1_0706d66', 'disk.local')):
+            qemu_img.run('create', '-f', 'raw',
+                         os.path.join(self.base_dir, base), '1M')
+            qemu_img.run('create', '-f', 'qcow2', '-F', 'raw', '-b',
+                         os.path.join(self.base_dir, base),
+                         os.path.join(moved, disk))
+        unused = os.path.join(self.base_dir, self.bases[3])
+        nova_inuse, nova_unexplained, _ = self._walk(
+            imagecache.ImageCacheManager())
+        self.flags(enabled=True, group='precache')
+        ours = precache_imagecache.PrecacheImageCacheManager()
+        our_inuse, our_unexplained, _ = self._walk(ours)
+
+        self.assertNotIn(unused, nova_inuse)
+        self.assertIn(unused, nova_unexplained)
+        self.assertEqual(sorted(nova_inuse + [unused]), our_inuse)
+        self.assertEqual([], our_unexplained)
+        # nova counts these from the instances' block device mappings.
+        self.assertEqual({'swap_512'}, ours.used_swap_images)
+        self.assertEqual({'ephemeral_1_0706d66'}, ours.used_ephemeral_images)
+        self.assertIn('Keeping base file %s: it backs the disk in '
+                      'moved-away_resize' % self.bases[3],
+                      self.stdlog.logger.output)
+        self.assertNotIn('moved-away_resize is using a backing file',
+                         self.stdlog.logger.output)
