@@ -24,10 +24,10 @@ count that ``cluster_usage`` reads from the other hosts' stats (computed
 once per round here, instead of each host reading 1000 compute nodes).
 What it keeps, and what its instances use, stays cached; nova's aging
 removes the rest once unused for 24 hours (``[image_cache]
-remove_unused_original_minimum_age_seconds``: 36 passes). Each host publishes what it holds at the
-pass, and the images its spawns brought in at its next resource update,
-as the driver does. Stock nova's run has the same caches: only the
-weighers differ.
+remove_unused_original_minimum_age_seconds``: 36 passes). Each host
+publishes what it holds at the pass, and the images its spawns brought in
+at its next resource update, as the driver does. Stock nova's run has the
+same caches: only the weighers differ.
 """
 
 import collections
