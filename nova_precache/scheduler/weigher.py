@@ -75,36 +75,38 @@ _IMAGE_REF = obj_base.get_attrname('image_ref')
 class _HostView(object):
     """What the weigher read from one host's state, and what from.
 
-    ``stats`` is the stats dict ``images`` and ``critical`` were parsed
-    from, ``instances`` the instance objects ``same`` (image ID -> count)
-    and ``unknown`` (UUIDs of instances whose image is not known) were
-    counted from. nova replaces a host's stats dict when its compute node
-    changes, and replaces or removes the entries of its instances dict
-    when the host's instances change (``HostManager.update_instance_info``,
-    ``delete_instance_info``): the same objects, by identity, mean nothing
-    to read again.
+    ``published`` is (the stats dict, its two values, images, critical
+    images parsed from them); ``counted`` is (the instance objects,
+    {image ID: instances}, UUIDs of instances whose image is not known)
+    counted from them. nova replaces a host's stats dict when its compute
+    node changes, and replaces or removes the entries of its instances
+    dict when the host's instances change
+    (``HostManager.update_instance_info``, ``delete_instance_info``): the
+    same objects, by identity, mean nothing to read again. Each is
+    replaced in one assignment, so a concurrent request sees the old one
+    or the new one, never half of each.
     """
 
-    __slots__ = ('stats', 'raw', 'images', 'critical', 'instances', 'same',
-                 'unknown')
+    __slots__ = ('published', 'counted')
 
     def __init__(self):
-        # What a host that publishes nothing (stats None) holds.
-        self.stats = self.instances = None
-        self.raw = (None, None)
-        self.images, self.critical = {}, set()
+        # A host that publishes nothing (stats None) holds nothing.
+        self.published = (None, (None, None), {}, set())
+        self.counted = (None, {}, ())
 
     def read_stats(self, host_state):
-        published = host_state.stats or {}
-        raw = (published.get(stats.KEY), published.get(stats.CRITICAL_KEY))
-        if raw != self.raw:
-            self.images = stats.decode(published)
-            self.critical = stats.decode_critical(published)
-            self.raw = raw
-        self.stats = host_state.stats
+        stats_dict = host_state.stats
+        raw = ((stats_dict or {}).get(stats.KEY),
+               (stats_dict or {}).get(stats.CRITICAL_KEY))
+        _, old_raw, images, critical = self.published
+        if raw != old_raw:
+            images = stats.decode(stats_dict)
+            critical = stats.decode_critical(stats_dict)
+        published = self.published = (stats_dict, raw, images, critical)
+        return published
 
     def count(self, instances, current):
-        self.same = collections.Counter()
+        same = collections.Counter()
         unknown = []
         for uuid, inst in instances.items():
             # The field's storage, as nova reads it: a field that is not
@@ -113,9 +115,9 @@ class _HostView(object):
             if image_ref is None:
                 unknown.append(uuid)
             else:
-                self.same[image_ref] += 1
-        self.unknown = tuple(unknown)
-        self.instances = current
+                same[image_ref] += 1
+        counted = self.counted = (current, same, tuple(unknown))
+        return counted
 
 
 class ImageCacheWeigher(weights.BaseHostWeigher):
@@ -150,9 +152,11 @@ class ImageCacheWeigher(weights.BaseHostWeigher):
             view = views.get(host_state)
             if view is None:
                 view = views[host_state] = _HostView()
-            if view.stats is not host_state.stats:
-                view.read_stats(host_state)
-            sizes = view.images.get(image_id)
+            published = view.published
+            if published[0] is not host_state.stats:
+                published = view.read_stats(host_state)
+            _, _, images, critical_images = published
+            sizes = images.get(image_id)
             if sizes is None:
                 continue
             holders += 1
@@ -160,20 +164,22 @@ class ImageCacheWeigher(weights.BaseHostWeigher):
             # A tuple compares its items by identity first: while the
             # host's instances are the same objects, no field is read.
             current = tuple(instances.values())
-            if view.instances != current:
-                view.count(instances, current)
-            same = view.same.get(image_id, 0)
-            if view.unknown:
+            counted = view.counted
+            if counted[0] != current:
+                counted = view.count(instances, current)
+            _, by_image, unknown = counted
+            same = by_image.get(image_id, 0)
+            if unknown:
                 # Known by UUID only: the image of the request that placed
                 # it, if this weigher saw it.
                 same += sum(self._image_of.get(uuid) == image_id
-                            for uuid in view.unknown)
+                            for uuid in unknown)
             if same >= cap:
                 continue
             weight = 1.0 - same / cap
             if root_gb in sizes:
                 weight *= 1 + TARGET_BONUS
-            if image_id in view.critical:
+            if image_id in critical_images:
                 critical.append((index, weight * CRITICAL_FACTOR))
             result[index] = weight
         if holders:
