@@ -16,9 +16,10 @@ Selected with ``compute_driver = precache.PrecacheLibvirtDriver``; nova
 finds it through the shim package ``nova.virt.precache``. Besides swapping
 the cache manager, it lets qcow2 spawns clone ready resize targets
 (``nova_precache.targets``), publishes what the cache holds in the stats
-the resource tracker copies into ``ComputeNode.stats``, and records images
-that nova's own pre-cache API (``POST /os-aggregates/{id}/images``) brings
-in.
+the resource tracker copies into ``ComputeNode.stats``, and records the
+images that spawns and nova's own pre-cache API (``POST
+/os-aggregates/{id}/images``) bring in, so that they are published at the
+next resource update.
 """
 
 from nova.virt.libvirt import driver as libvirt_driver
@@ -42,6 +43,13 @@ class PrecacheLibvirtDriver(libvirt_driver.LibvirtDriver):
         data = super().get_available_resource(nodename)
         data['stats'].update(self.image_cache_manager.published_stats())
         return data
+
+    def spawn(self, context, instance, image_meta, *args, **kwargs):
+        super().spawn(context, instance, image_meta, *args, **kwargs)
+        if image_meta.obj_attr_is_set('id'):
+            # Published at the next resource update, not at the next pass:
+            # the scheduler can send the image's next boots here.
+            self.image_cache_manager.record(image_meta.id)
 
     def cache_image(self, context, image_id):
         cached = super().cache_image(context, image_id)

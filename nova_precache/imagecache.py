@@ -527,10 +527,20 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
     # Publishing.
 
     def record(self, image_id):
-        """Note an image that nova itself put in the cache (cache_image)."""
+        """Note an image that nova itself put in the cache.
+
+        nova's pre-cache API (``cache_image``) or a spawn. An image whose
+        base file is not there (a volume-backed server) or that is
+        published already changes nothing.
+        """
         if not CONF.precache.enabled:
             return
+        if (self._published is not None and
+                image_id in stats.decode(self._published[1])):
+            return
         cat = catalog.Catalog(self.cache_dir, self.lock_path)
+        if not os.path.exists(cat.base_file(image_id)):
+            return
         cat.record(image_id)
         cat.save()
         self._published = None

@@ -37,6 +37,13 @@ takes the advantage away as a host fills up with one image, so one host
 failure cannot take all its instances. Weights are on a fixed scale
 (0..3), so these factors keep their meaning after nova's normalisation.
 
+The cost per candidate is a few dictionary lookups: a host's stats are
+parsed again only when nova gives it a new stats dict, and its instances
+counted by image again only when the objects in ``HostState.instances``
+are no longer the same ones (nova adds, replaces and removes them as the
+computes report): never a stale count, and no field read while nothing
+changed.
+
 A request in a server group (any policy) weighs 0 everywhere: the group's
 placement rules, hard or soft, always win. Hosts that publish nothing or
 something malformed (a stock compute) weigh 0.
@@ -65,6 +72,54 @@ REMEMBERED_REQUESTS = 100000
 _IMAGE_REF = obj_base.get_attrname('image_ref')
 
 
+class _HostView(object):
+    """What the weigher read from one host's state, and what from.
+
+    ``published`` is (the stats dict, its two values, images, critical
+    images parsed from them); ``counted`` is (the instance objects,
+    {image ID: instances}, UUIDs of instances whose image is not known)
+    counted from them. nova replaces a host's stats dict when its compute
+    node changes, and replaces or removes the entries of its instances
+    dict when the host's instances change
+    (``HostManager.update_instance_info``, ``delete_instance_info``): the
+    same objects, by identity, mean nothing to read again. Each is
+    replaced in one assignment, so a concurrent request sees the old one
+    or the new one, never half of each.
+    """
+
+    __slots__ = ('published', 'counted')
+
+    def __init__(self):
+        # A host that publishes nothing (stats None) holds nothing.
+        self.published = (None, (None, None), {}, set())
+        self.counted = (None, {}, ())
+
+    def read_stats(self, host_state):
+        stats_dict = host_state.stats
+        raw = ((stats_dict or {}).get(stats.KEY),
+               (stats_dict or {}).get(stats.CRITICAL_KEY))
+        _, old_raw, images, critical = self.published
+        if raw != old_raw:
+            images = stats.decode(stats_dict)
+            critical = stats.decode_critical(stats_dict)
+        published = self.published = (stats_dict, raw, images, critical)
+        return published
+
+    def count(self, instances, current):
+        same = collections.Counter()
+        unknown = []
+        for uuid, inst in instances.items():
+            # The field's storage, as nova reads it: a field that is not
+            # set is None here, where the attribute would lazy-load it.
+            image_ref = getattr(inst, _IMAGE_REF, None)
+            if image_ref is None:
+                unknown.append(uuid)
+            else:
+                same[image_ref] += 1
+        counted = self.counted = (current, same, tuple(unknown))
+        return counted
+
+
 class ImageCacheWeigher(weights.BaseHostWeigher):
     minval = 0.0
     maxval = (1 + TARGET_BONUS) * CRITICAL_FACTOR
@@ -74,9 +129,9 @@ class ImageCacheWeigher(weights.BaseHostWeigher):
         # A bad [precache] value (weight_multiplier = nan) stops the
         # scheduler at start-up, with its name and value.
         conf.check(CONF)
-        # (host, node) -> (published stats values, parsed): parsed again
-        # only when a host's stats change, not for every request.
-        self._parsed = {}
+        # HostState -> _HostView: nova's HostManager keeps one HostState
+        # per compute node for as long as the node exists.
+        self._views = {}
         self._image_of = collections.OrderedDict()
 
     def weight_multiplier(self, host_state):
@@ -84,31 +139,58 @@ class ImageCacheWeigher(weights.BaseHostWeigher):
             host_state, 'precache_weight_multiplier',
             CONF.precache.weight_multiplier)
 
-    def _cache_of(self, host_state):
-        """(images {id: target sizes}, critical ids) a host publishes."""
-        key = (host_state.host, host_state.nodename)
-        published = host_state.stats or {}
-        raw = (published.get(stats.KEY), published.get(stats.CRITICAL_KEY))
-        cached = self._parsed.get(key)
-        if cached is None or cached[0] != raw:
-            cached = (raw, (stats.decode(host_state.stats),
-                            stats.decode_critical(host_state.stats)))
-            self._parsed[key] = cached
-        return cached[1]
-
     def weigh_objects(self, weighed_obj_list, spec_obj):
+        result = [0.0] * len(weighed_obj_list)
         image_id = _image_id(spec_obj)
         if not image_id or _in_server_group(spec_obj):
-            return [0.0] * len(weighed_obj_list)
+            return result
         self._remember(spec_obj, image_id)
-        caches = [self._cache_of(w.obj) for w in weighed_obj_list]
-        holders = sum(image_id in images for images, _ in caches)
-        spread = math.sqrt(holders / len(weighed_obj_list))
         root_gb = spec_obj.flavor.root_gb
         cap = CONF.precache.max_same_image_per_host
-        return [self._weight(w.obj, images, critical, image_id, root_gb,
-                             spread, cap)
-                for w, (images, critical) in zip(weighed_obj_list, caches)]
+        views = self._views
+        holders = 0
+        critical = []
+        for index, weighed in enumerate(weighed_obj_list):
+            host_state = weighed.obj
+            view = views.get(host_state)
+            if view is None:
+                view = views[host_state] = _HostView()
+            published = view.published
+            if published[0] is not host_state.stats:
+                published = view.read_stats(host_state)
+            _, _, images, critical_images = published
+            sizes = images.get(image_id)
+            if sizes is None:
+                continue
+            holders += 1
+            instances = host_state.instances or {}
+            # A tuple compares its items by identity first: while the
+            # host's instances are the same objects, no field is read.
+            current = tuple(instances.values())
+            counted = view.counted
+            if counted[0] != current:
+                counted = view.count(instances, current)
+            _, by_image, unknown = counted
+            same = by_image.get(image_id, 0)
+            if unknown:
+                # Known by UUID only: the image of the request that placed
+                # it, if this weigher saw it.
+                same += sum(self._image_of.get(uuid) == image_id
+                            for uuid in unknown)
+            if same >= cap:
+                continue
+            weight = 1.0 - same / cap
+            if root_gb in sizes:
+                weight *= 1 + TARGET_BONUS
+            if image_id in critical_images:
+                critical.append((index, weight * CRITICAL_FACTOR))
+            result[index] = weight
+        if holders:
+            spread = math.sqrt(holders / len(result))
+            result = [weight * spread for weight in result]
+        for index, weight in critical:
+            result[index] = weight
+        return result
 
     def _remember(self, spec_obj, image_id):
         if spec_obj.obj_attr_is_set('instance_uuid'):
@@ -116,28 +198,6 @@ class ImageCacheWeigher(weights.BaseHostWeigher):
             self._image_of.move_to_end(spec_obj.instance_uuid)
             if len(self._image_of) > REMEMBERED_REQUESTS:
                 self._image_of.popitem(last=False)
-
-    def _same_image(self, host_state, image_id):
-        """How many instances of ``image_id`` the host runs, as known."""
-        same = 0
-        for uuid, inst in (host_state.instances or {}).items():
-            # The field's storage, as nova reads it: a field that is not
-            # set is None here, where the attribute would lazy-load it.
-            image_ref = getattr(inst, _IMAGE_REF, None)
-            if image_ref is None:
-                image_ref = self._image_of.get(uuid)
-            same += image_ref == image_id
-        return same
-
-    def _weight(self, host_state, images, critical, image_id, root_gb,
-                spread, cap):
-        if image_id not in images:
-            return 0.0
-        room = max(0.0, 1.0 - self._same_image(host_state, image_id) / cap)
-        target = TARGET_BONUS if root_gb in images[image_id] else 0.0
-        if image_id in critical:
-            return (1 + target) * room * CRITICAL_FACTOR
-        return (1 + target) * spread * room
 
     def _weigh_object(self, host_state, spec_obj):
         # weigh_objects() does the work: the spread needs every candidate.

@@ -218,6 +218,15 @@ class PrecachePassTestCase(base.PrecacheServersTestBase):
         published = stats.decode(self.host_states()['compute1'].stats)
         self.assertIn(image, published)
 
+    def test_spawned_image_published_before_the_next_pass(self):
+        image = self._image('spawned')
+        self.boot('compute1', image)
+        self.update_available_resource('compute1')
+
+        states = self.host_states()
+        self.assertIn(image, stats.decode(states['compute1'].stats))
+        self.assertEqual({}, stats.decode(states['compute2'].stats))
+
     def _wait_for_file(self, path):
         for _ in range(100):
             if os.path.exists(path):

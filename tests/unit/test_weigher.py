@@ -21,6 +21,7 @@ from nova import test
 from oslo_utils.fixture import uuidsentinel as uuids
 
 from nova_precache import scheduler
+from nova_precache.scheduler import weigher
 from nova_precache import stats
 
 IMAGE = '5f4c8c3e-0a4b-4c5e-9d59-0f3c1f0a8b1e'
@@ -94,6 +95,47 @@ class ImageCacheWeigherTestCase(test.NoDBTestCase):
         spec.instance_uuid = uuids.seen
         self._raw([host('b')], spec)
         self.assertEqual([0.75], self._raw([state]))
+
+    def test_counts_follow_the_host_managers_changes(self):
+        # nova's HostManager changes a host's instances dict in place: an
+        # update replaces or adds an entry, a delete pops one.
+        state = host('a', {IMAGE: []}, instances=[(uuids.i1, IMAGE)])
+        self.assertEqual([0.75], self._raw([state]))
+        state.instances[uuids.i2] = objects.Instance(uuid=uuids.i2,
+                                                     image_ref=IMAGE)
+        self.assertEqual([0.5], self._raw([state]))
+        # Rebuilt with another image: same UUID, a new Instance object.
+        state.instances[uuids.i1] = objects.Instance(uuid=uuids.i1,
+                                                     image_ref=OTHER)
+        self.assertEqual([0.75], self._raw([state]))
+        del state.instances[uuids.i2]
+        self.assertEqual([1.0], self._raw([state]))
+        # A re-synchronised host gets a new dict.
+        state.instances = {uuids.i3: objects.Instance(uuid=uuids.i3,
+                                                      image_ref=IMAGE)}
+        self.assertEqual([0.75], self._raw([state]))
+
+    def test_instances_read_once_per_change(self):
+        counted = []
+        original = weigher._HostView.count
+
+        def count(view, *args):
+            counted.append(view)
+            return original(view, *args)
+
+        self.useFixture(fixtures.MonkeyPatch(
+            'nova_precache.scheduler.weigher._HostView.count', count))
+        hosts = [host('a', {IMAGE: []}, instances=[(uuids.i1, IMAGE)]),
+                 host('b', {IMAGE: []}), host('cold')]
+        for _ in range(5):
+            self.assertEqual([0.75 * (2 / 3) ** 0.5, (2 / 3) ** 0.5, 0.0],
+                             self._raw(hosts))
+        # Only the hosts that hold the image, once.
+        self.assertEqual(2, len(counted))
+        hosts[1].instances[uuids.i2] = objects.Instance(uuid=uuids.i2,
+                                                        image_ref=IMAGE)
+        self.assertEqual(0.75 * (2 / 3) ** 0.5, self._raw(hosts)[1])
+        self.assertEqual(3, len(counted))
 
     def test_critical_image_preferred_whatever_the_spread(self):
         hosts = [host('crit', {IMAGE: [20]}, critical=[IMAGE])] + [
