@@ -68,6 +68,8 @@ PRESENT = 'present'
 FETCHED = 'fetched'
 WAITING = 'waiting for Glance'
 DOWNLOADING = 'still downloading'
+# Name of the fetch pool's threads, as a thread dump shows them.
+FETCH_THREADS = 'precache-fetch'
 
 
 class PrecacheImageCacheManager(imagecache.ImageCacheManager):
@@ -390,7 +392,8 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
         if self.glance_health.available():
             if self._pool is None:
                 self._pool = futures.ThreadPoolExecutor(
-                    CONF.precache.fetch_concurrency)
+                    CONF.precache.fetch_concurrency,
+                    thread_name_prefix=FETCH_THREADS)
             self._fetches.update(
                 (self._pool.submit(self._fetch, context, image_id), image_id)
                 for image_id in new)

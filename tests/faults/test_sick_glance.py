@@ -77,7 +77,8 @@ class SickGlanceTestCase(base.FaultTestCase):
         """
         gc.collect()
         threads = [t.name for t in threading.enumerate()]
-        workers = [n for n in threads if n.startswith('ThreadPoolExecutor')]
+        workers = [n for n in threads
+                   if n.startswith(imagecache.FETCH_THREADS)]
         self.assertLessEqual(len(workers), CONF.precache.fetch_concurrency)
         return len(threads) - len(workers), _open_files()
 
