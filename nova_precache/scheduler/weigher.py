@@ -31,8 +31,9 @@ instances it knows nothing of. ``spread`` follows kube-scheduler's
 ImageLocality spread factor: an image held by few candidates attracts
 little, so the few warm hosts do not collect every boot of it. Its square
 root keeps more of the preference for images held by a fair share of the
-hosts (in benchmarks/simulation.py: 0.88 of boots warm against 0.80 with
-H / N, with the worst pile and loss still within twice stock's); ``room``
+hosts (in benchmarks/simulation.py, under an older cache model: 0.88 of
+boots warm against 0.80 with H / N, with the worst pile and loss still
+within twice stock's); ``room``
 takes the advantage away as a host fills up with one image, so one host
 failure cannot take all its instances. Weights are on a fixed scale
 (0..3), so these factors keep their meaning after nova's normalisation.
