@@ -51,10 +51,18 @@ class SickGlanceTestCase(base.FaultTestCase):
         self.image = self.glance.upload(self.data, disk_format='raw')['id']
         self.set_critical(self.image)
         self.manager = imagecache.PrecacheImageCacheManager()
+        # nova-compute keeps one manager, and its fetch pool, for its life;
+        # here each test's pool is stopped, or its idle workers would be
+        # counted by the next test in this process.
+        self.addCleanup(self._stop_fetch_pool)
         # Glance's back-off runs on this clock: each pass may try again.
         self.now = 0.0
         self.manager.glance_health = glance_health.GlanceHealth(
             clock=lambda: self.now)
+
+    def _stop_fetch_pool(self):
+        if self.manager._pool is not None:
+            self.manager._pool.shutdown(wait=True, cancel_futures=True)
 
     def _through_proxy(self, **sickness):
         proxy = self.useFixture(glance_proxy.GlanceProxy(
@@ -73,13 +81,16 @@ class SickGlanceTestCase(base.FaultTestCase):
         A connection given up on is closed when collected: garbage, not a
         leak. The fetch pool may start its second worker in any pass (when
         a fetch is submitted before the last one's worker is idle again):
-        its workers are bounded by ``fetch_concurrency``, not counted.
+        its workers are bounded by ``fetch_concurrency``, not counted; nor
+        are the idle workers of other tests' managers in this process.
         """
         gc.collect()
         threads = [t.name for t in threading.enumerate()]
         workers = [n for n in threads
                    if n.startswith(imagecache.FETCH_THREADS)]
-        self.assertLessEqual(len(workers), CONF.precache.fetch_concurrency)
+        pool = self.manager._pool
+        self.assertLessEqual(len(pool._threads) if pool else 0,
+                             CONF.precache.fetch_concurrency)
         return len(threads) - len(workers), _open_files()
 
     def _settle(self):
