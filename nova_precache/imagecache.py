@@ -226,22 +226,12 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
         """
         directory = os.path.join(CONF.instances_path, ent)
         try:
-            names = os.listdir(directory)
+            disks = local_disks.instance_disks(directory)
         except (FileNotFoundError, NotADirectoryError):
             # Confirmed or reverted meanwhile; or not an instance's.
             return
-        for name in names:
-            if not (name in ('disk.swap', 'disk.local') or
-                    name.startswith('disk.eph')):
-                continue
-            path = os.path.join(directory, name)
-            try:
-                backing_file = local_disks.backing_file(path)[0]
-            except processutils.ProcessExecutionError:
-                if not os.path.exists(path):
-                    continue
-                raise
-            if not backing_file:
+        for name, backing_file, _ in disks:
+            if name == 'disk':
                 continue
             LOG.info('Keeping base file %(backing)s: it backs %(disk)s in '
                      '%(instance)s, kept for reverting a resize or migration',

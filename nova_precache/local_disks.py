@@ -46,6 +46,28 @@ def backing_file(disk_path):
     return name and os.path.basename(name), size
 
 
+def instance_disks(directory):
+    """[(disk name, backing file name, virtual size)] of an instance's disks.
+
+    Only disks with a backing file; a disk deleted meanwhile is skipped.
+    """
+    found = []
+    for name in sorted(os.listdir(directory)):
+        path = os.path.join(directory, name)
+        if not _DISK_NAME.match(name) or not os.path.isfile(path):
+            continue
+        try:
+            base, size = backing_file(path)
+        except processutils.ProcessExecutionError:
+            # As nova (bug 1261442): a disk deleted under our feet.
+            if not os.path.exists(path):
+                continue
+            raise
+        if base:
+            found.append((name, base, size))
+    return found
+
+
 def scan(instances_path, skip=()):
     """{backing file name: [Disk]} of the instance disks on this host.
 
@@ -59,17 +81,6 @@ def scan(instances_path, skip=()):
         directory = os.path.join(instances_path, instance)
         if instance in skip or not os.path.isdir(directory):
             continue
-        for name in sorted(os.listdir(directory)):
-            path = os.path.join(directory, name)
-            if not _DISK_NAME.match(name) or not os.path.isfile(path):
-                continue
-            try:
-                base, size = backing_file(path)
-            except processutils.ProcessExecutionError:
-                # As nova (bug 1261442): a disk deleted under our feet.
-                if not os.path.exists(path):
-                    continue
-                raise
-            if base:
-                found[base].append(Disk(instance, name, size))
+        for name, base, size in instance_disks(directory):
+            found[base].append(Disk(instance, name, size))
     return dict(found)
