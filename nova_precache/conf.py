@@ -105,7 +105,11 @@ flavors this host runs.
         min=1,
         max=16,
         help="""
-Most images fetched from Glance at the same time by one pass.
+Most images fetched from Glance at the same time by one pass. Downloads
+overlap on nova-compute's native threads (nova's default since 2026.2);
+under its deprecated eventlet mode (``[DEFAULT] concurrency_backend =
+eventlet``) they take turns on the hash checks and disk writes, and more
+than 1 gains little.
 """),
     cfg.IntOpt('glance_retry_max_interval',
         default=3600,
