@@ -76,40 +76,46 @@ _IMAGE_REF = obj_base.get_attrname('image_ref')
 class _HostView(object):
     """What the weigher read from one host's state, and what from.
 
-    ``published`` is (the stats dict, its two values, images, critical
-    images parsed from them); ``counted`` is (the instance objects,
-    {image ID: instances}, UUIDs of instances whose image is not known)
-    counted from them. nova replaces a host's stats dict when its compute
-    node changes, and replaces or removes the entries of its instances
-    dict when the host's instances change
-    (``HostManager.update_instance_info``, ``delete_instance_info``): the
-    same objects, by identity, mean nothing to read again. Each is
-    replaced in one assignment, so a concurrent request sees the old one
-    or the new one, never half of each.
+    ``stats`` is the stats dict that ``images`` (image ID -> target sizes)
+    and ``critical`` were parsed from; ``instances`` a copy of the
+    instances dict that ``by_image`` (image ID -> instances) and
+    ``unknown`` (UUIDs of instances whose image is not known) were counted
+    from. nova replaces a host's stats dict when its compute node changes,
+    and replaces or removes the entries of its instances dict when the
+    host's instances change (``HostManager.update_instance_info``,
+    ``delete_instance_info``): comparing the copy with the live dict
+    compares their objects by identity, and reads no field. What was read
+    is set before what it was read from, so that a concurrent request
+    that finds the source unchanged also finds what was read from it.
     """
 
-    __slots__ = ('published', 'counted')
+    __slots__ = ('stats', 'raw', 'images', 'critical',
+                 'instances', 'by_image', 'unknown')
 
     def __init__(self):
         # A host that publishes nothing (stats None) holds nothing.
-        self.published = (None, (None, None), {}, set())
-        self.counted = (None, {}, ())
+        self.stats = self.raw = self.instances = None
+        self.images, self.critical = {}, frozenset()
+        self.by_image, self.unknown = {}, ()
 
-    def read_stats(self, host_state):
-        stats_dict = host_state.stats
+    def read_stats(self, stats_dict):
+        # nova gives a new dict at every compute node update: parse it
+        # only if what we publish changed.
         raw = ((stats_dict or {}).get(stats.KEY),
                (stats_dict or {}).get(stats.CRITICAL_KEY))
-        _, old_raw, images, critical = self.published
-        if raw != old_raw:
-            images = stats.decode(stats_dict)
-            critical = stats.decode_critical(stats_dict)
-        published = self.published = (stats_dict, raw, images, critical)
-        return published
+        if raw != self.raw:
+            self.images = stats.decode(stats_dict)
+            self.critical = stats.decode_critical(stats_dict)
+            self.raw = raw
+        self.stats = stats_dict
 
-    def count(self, instances, current):
+    def count(self, instances):
+        # A copy first (one C call, which nova's updates from other
+        # threads cannot interleave), then counted from the copy.
+        copy = None if instances is None else dict(instances)
         same = collections.Counter()
         unknown = []
-        for uuid, inst in instances.items():
+        for uuid, inst in (copy or {}).items():
             # The field's storage, as nova reads it: a field that is not
             # set is None here, where the attribute would lazy-load it.
             image_ref = getattr(inst, _IMAGE_REF, None)
@@ -117,8 +123,8 @@ class _HostView(object):
                 unknown.append(uuid)
             else:
                 same[image_ref] += 1
-        counted = self.counted = (current, same, tuple(unknown))
-        return counted
+        self.by_image, self.unknown = same, tuple(unknown)
+        self.instances = copy
 
 
 class ImageCacheWeigher(weights.BaseHostWeigher):
@@ -141,51 +147,47 @@ class ImageCacheWeigher(weights.BaseHostWeigher):
             CONF.precache.weight_multiplier)
 
     def weigh_objects(self, weighed_obj_list, spec_obj):
-        result = [0.0] * len(weighed_obj_list)
         image_id = _image_id(spec_obj)
         if not image_id or _in_server_group(spec_obj):
-            return result
+            return [0.0] * len(weighed_obj_list)
         self._remember(spec_obj, image_id)
         root_gb = spec_obj.flavor.root_gb
         cap = CONF.precache.max_same_image_per_host
         views = self._views
+        result = []
+        append = result.append
         holders = 0
         critical = []
-        for index, weighed in enumerate(weighed_obj_list):
+        for weighed in weighed_obj_list:
             host_state = weighed.obj
             view = views.get(host_state)
             if view is None:
                 view = views[host_state] = _HostView()
-            published = view.published
-            if published[0] is not host_state.stats:
-                published = view.read_stats(host_state)
-            _, _, images, critical_images = published
-            sizes = images.get(image_id)
+            if view.stats is not host_state.stats:
+                view.read_stats(host_state.stats)
+            sizes = view.images.get(image_id)
             if sizes is None:
+                append(0.0)
                 continue
             holders += 1
-            instances = host_state.instances or {}
-            # A tuple compares its items by identity first: while the
-            # host's instances are the same objects, no field is read.
-            current = tuple(instances.values())
-            counted = view.counted
-            if counted[0] != current:
-                counted = view.count(instances, current)
-            _, by_image, unknown = counted
-            same = by_image.get(image_id, 0)
-            if unknown:
+            instances = host_state.instances
+            if view.instances != instances:
+                view.count(instances)
+            same = view.by_image.get(image_id, 0)
+            if view.unknown:
                 # Known by UUID only: the image of the request that placed
                 # it, if this weigher saw it.
                 same += sum(self._image_of.get(uuid) == image_id
-                            for uuid in unknown)
+                            for uuid in view.unknown)
             if same >= cap:
+                append(0.0)
                 continue
             weight = 1.0 - same / cap
             if root_gb in sizes:
                 weight *= 1 + TARGET_BONUS
-            if image_id in critical_images:
-                critical.append((index, weight * CRITICAL_FACTOR))
-            result[index] = weight
+            if image_id in view.critical:
+                critical.append((len(result), weight * CRITICAL_FACTOR))
+            append(weight)
         if holders:
             spread = math.sqrt(holders / len(result))
             result = [weight * spread for weight in result]

@@ -115,6 +115,25 @@ class ImageCacheWeigherTestCase(test.NoDBTestCase):
                                                       image_ref=IMAGE)}
         self.assertEqual([0.75], self._raw([state]))
 
+    def test_host_manager_changing_instances_while_counted(self):
+        # nova-scheduler runs on native threads: HostManager may add an
+        # instance while a request counts the host's instances. Here the
+        # addition happens from within the count, deterministically.
+        state = host('a', {IMAGE: []})
+
+        class Racing(objects.Instance):
+            @property
+            def _obj_image_ref(inner):
+                state.instances[uuids.late] = objects.Instance(
+                    uuid=uuids.late, image_ref=IMAGE)
+                return IMAGE
+
+        state.instances = {uuids.racing: Racing(uuid=uuids.racing)}
+        # Counted from what the host had when the count began...
+        self.assertEqual([0.75], self._raw([state]))
+        # ...and the change is seen at the next request.
+        self.assertEqual([0.5], self._raw([state]))
+
     def test_instances_read_once_per_change(self):
         counted = []
         original = weigher._HostView.count
