@@ -38,12 +38,13 @@ takes the advantage away as a host fills up with one image, so one host
 failure cannot take all its instances. Weights are on a fixed scale
 (0..3), so these factors keep their meaning after nova's normalisation.
 
-The cost per candidate is a few dictionary lookups: a host's stats are
-parsed again only when nova gives it a new stats dict, and its instances
-counted by image again only when the objects in ``HostState.instances``
-are no longer the same ones (nova adds, replaces and removes them as the
-computes report): never a stale count, and no field read while nothing
-changed.
+The cost per candidate is a few dictionary lookups and, for a host that
+holds I, one comparison of its ``HostState.instances`` with the copy last
+counted, object by object: a host's stats are parsed again only when nova
+gives it a new stats dict, and its instances counted by image again only
+when those objects are no longer the same ones (nova adds, replaces and
+removes them as the computes report): never a stale count, and no field
+read while nothing changed.
 
 A request in a server group (any policy) weighs 0 everywhere: the group's
 placement rules, hard or soft, always win. Hosts that publish nothing or
@@ -87,16 +88,21 @@ class _HostView(object):
     compares their objects by identity, and reads no field. What was read
     is set before what it was read from, so that a concurrent request
     that finds the source unchanged also finds what was read from it.
+    ``weights`` keeps the weights worked out from them, for requests of
+    the same image, root disk and cap; it is emptied after every change,
+    and a weight is kept in the dict that was current when its working
+    out began, so that none outlives the data it came from.
     """
 
     __slots__ = ('stats', 'raw', 'images', 'critical',
-                 'instances', 'by_image', 'unknown')
+                 'instances', 'by_image', 'unknown', 'weights')
 
     def __init__(self):
         # A host that publishes nothing (stats None) holds nothing.
         self.stats = self.raw = self.instances = None
         self.images, self.critical = {}, frozenset()
         self.by_image, self.unknown = {}, ()
+        self.weights = {}
 
     def read_stats(self, stats_dict):
         # nova gives a new dict at every compute node update: parse it
@@ -108,6 +114,7 @@ class _HostView(object):
             self.critical = stats.decode_critical(stats_dict)
             self.raw = raw
         self.stats = stats_dict
+        self.weights = {}
 
     def count(self, instances):
         # A copy first (one C call, which nova's updates from other
@@ -125,6 +132,29 @@ class _HostView(object):
                 same[image_ref] += 1
         self.by_image, self.unknown = same, tuple(unknown)
         self.instances = copy
+        self.weights = {}
+
+    def weigh(self, key, image_id, sizes, root_gb, cap, image_of):
+        """(weight before the spread, critical) of this holder of image_id.
+
+        :param sizes: the host's target sizes of image_id.
+        :param image_of: instance UUID -> image of the requests weighed.
+        """
+        weights = self.weights
+        same = self.by_image.get(image_id, 0)
+        if self.unknown:
+            # Known by UUID only: the image of the request that placed
+            # it, if this weigher saw it. That changes as requests come:
+            # not kept.
+            same += sum(image_of.get(uuid) == image_id
+                        for uuid in self.unknown)
+        weight = max(0.0, 1.0 - same / cap)
+        if root_gb in sizes:
+            weight *= 1 + TARGET_BONUS
+        weighed = (weight, image_id in self.critical)
+        if not self.unknown:
+            weights[key] = weighed
+        return weighed
 
 
 class ImageCacheWeigher(weights.BaseHostWeigher):
@@ -153,6 +183,8 @@ class ImageCacheWeigher(weights.BaseHostWeigher):
         self._remember(spec_obj, image_id)
         root_gb = spec_obj.flavor.root_gb
         cap = CONF.precache.max_same_image_per_host
+        # A string keeps its hash: computed once for every host.
+        key = '%s %s %s' % (image_id, root_gb, cap)
         views = self._views
         result = []
         append = result.append
@@ -170,22 +202,13 @@ class ImageCacheWeigher(weights.BaseHostWeigher):
                 append(0.0)
                 continue
             holders += 1
-            instances = host_state.instances
-            if view.instances != instances:
-                view.count(instances)
-            same = view.by_image.get(image_id, 0)
-            if view.unknown:
-                # Known by UUID only: the image of the request that placed
-                # it, if this weigher saw it.
-                same += sum(self._image_of.get(uuid) == image_id
-                            for uuid in view.unknown)
-            if same >= cap:
-                append(0.0)
-                continue
-            weight = 1.0 - same / cap
-            if root_gb in sizes:
-                weight *= 1 + TARGET_BONUS
-            if image_id in view.critical:
+            if view.instances != host_state.instances:
+                view.count(host_state.instances)
+            weight, is_critical = (
+                view.weights.get(key) or
+                view.weigh(key, image_id, sizes, root_gb, cap,
+                           self._image_of))
+            if is_critical:
                 critical.append((len(result), weight * CRITICAL_FACTOR))
             append(weight)
         if holders:

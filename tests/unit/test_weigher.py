@@ -134,6 +134,19 @@ class ImageCacheWeigherTestCase(test.NoDBTestCase):
         # ...and the change is seen at the next request.
         self.assertEqual([0.5], self._raw([state]))
 
+    def test_kept_weights_follow_root_disk_cap_and_changes(self):
+        state = host('a', {IMAGE: [20], OTHER: []},
+                     instances=[(uuids.i1, IMAGE)])
+        for _ in range(2):
+            self.assertEqual([0.75 * 1.5], self._raw([state]))
+            self.assertEqual([0.75], self._raw([state], request(root_gb=40)))
+            self.assertEqual([1.0], self._raw([state], request(OTHER)))
+        self.flags(max_same_image_per_host=2, group='precache')
+        self.assertEqual([0.5 * 1.5], self._raw([state]))
+        # What the host publishes changed: the target is gone.
+        state.stats = stats.encode({IMAGE: []})
+        self.assertEqual([0.5], self._raw([state]))
+
     def test_instances_read_once_per_change(self):
         counted = []
         original = weigher._HostView.count
