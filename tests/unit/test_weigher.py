@@ -64,15 +64,15 @@ class ImageCacheWeigherTestCase(test.NoDBTestCase):
         hosts = [host('cold'), host('warm', {IMAGE: []}),
                  host('target', {IMAGE: [20]}),
                  host('other-size', {IMAGE: [40]})]
-        # 3 of 4 candidates hold it: spread sqrt(0.75).
-        spread = 0.75 ** 0.5
+        # 3 of 4 candidates hold it: spread 0.75 ** 0.25.
+        spread = 0.75 ** 0.25
         self.assertEqual([0.0, spread, 1.5 * spread, spread],
                          self._raw(hosts))
 
     def test_few_holders_attract_little(self):
         hosts = [host('warm', {IMAGE: []})] + [host('cold%d' % i)
                                                for i in range(9)]
-        self.assertAlmostEqual(0.1 ** 0.5, self._raw(hosts)[0])
+        self.assertAlmostEqual(0.1 ** 0.25, self._raw(hosts)[0])
 
     def test_preference_falls_with_same_image_instances(self):
         same = [(getattr(uuids, 'i%d' % i), IMAGE) for i in range(4)]
@@ -160,13 +160,13 @@ class ImageCacheWeigherTestCase(test.NoDBTestCase):
         hosts = [host('a', {IMAGE: []}, instances=[(uuids.i1, IMAGE)]),
                  host('b', {IMAGE: []}), host('cold')]
         for _ in range(5):
-            self.assertEqual([0.75 * (2 / 3) ** 0.5, (2 / 3) ** 0.5, 0.0],
+            self.assertEqual([0.75 * (2 / 3) ** 0.25, (2 / 3) ** 0.25, 0.0],
                              self._raw(hosts))
         # Only the hosts that hold the image, once.
         self.assertEqual(2, len(counted))
         hosts[1].instances[uuids.i2] = objects.Instance(uuid=uuids.i2,
                                                         image_ref=IMAGE)
-        self.assertEqual(0.75 * (2 / 3) ** 0.5, self._raw(hosts)[1])
+        self.assertEqual(0.75 * (2 / 3) ** 0.25, self._raw(hosts)[1])
         self.assertEqual(3, len(counted))
 
     def test_critical_image_preferred_whatever_the_spread(self):
@@ -179,7 +179,7 @@ class ImageCacheWeigherTestCase(test.NoDBTestCase):
         hosts = [host('stock', raw_stats={'uptime': '1'}),
                  host('junk', raw_stats={stats.KEY: '{not json'}),
                  host('none', raw_stats={}), host('warm', {IMAGE: []})]
-        self.assertEqual([0.0, 0.0, 0.0, 0.5], self._raw(hosts))
+        self.assertEqual([0.0, 0.0, 0.0, 0.25 ** 0.25], self._raw(hosts))
 
     def test_no_image_or_server_group_weighs_nothing(self):
         hosts = [host('warm', {IMAGE: []}), host('cold')]
