@@ -146,8 +146,8 @@ instance and is gone at this number, so that one host failure cannot take
 all the instances of an image. Lower values spread an image's instances
 over more hosts, at the cost of more boots on hosts that must download
 the image first: in the project's cloud simulation, a cap of 5 left one
-boot in 13 cold, mostly because every host holding the image was at the
-cap; 12 leaves fewer than one in 20.
+boot in 13 cold however strong the preference, mostly because every host
+holding the image was at the cap; 12 leaves fewer than one in 20.
 """),
 ]
 
