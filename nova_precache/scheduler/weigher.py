@@ -115,8 +115,8 @@ class _HostView(object):
             self.images = stats.decode(stats_dict)
             self.critical = stats.decode_critical(stats_dict)
             self.raw = raw
+            self.weights = {}
         self.stats = stats_dict
-        self.weights = {}
 
     def count(self, instances):
         # A copy first (one C call, which nova's updates from other
