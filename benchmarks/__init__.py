@@ -15,7 +15,9 @@ import os
 
 # Measure nova as nova-compute 34 runs it: on native threads
 # (nova/cmd/compute.py), not under eventlet, where the test harness runs
-# and where threads take turns. OS_NOVA_DISABLE_EVENTLET_PATCHING=0
+# and where threads take turns. The variable also rules the patch() of
+# tests/ (imported for glance-api), which would otherwise try eventlet
+# after this one has barred it. OS_NOVA_DISABLE_EVENTLET_PATCHING=0
 # measures the deprecated eventlet mode.
 os.environ.setdefault('OS_NOVA_DISABLE_EVENTLET_PATCHING', '1')
 

@@ -159,10 +159,11 @@ def run(count=8, small_mib=256, large_mib=1024, repeat=4):
             for n in range(repeat):
                 # Alternate who goes first (repeat is even): the page
                 # cache favours neither.
-                order = [('nova', contenders.nova_cache_images),
-                         ('ours', contenders.precache_pass),
-                         ('curl', contenders.curl)]
-                for name, func in order[:2][::1 if n % 2 else -1] + order[2:]:
+                pair = [('nova', contenders.nova_cache_images),
+                        ('ours', contenders.precache_pass)]
+                if n % 2 == 0:
+                    pair.reverse()
+                for name, func in pair + [('curl', contenders.curl)]:
                     contenders.fresh_cache()
                     wall, cpu_s = _seconds(lambda: func(ids))
                     times[name].append(wall)
