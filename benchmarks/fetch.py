@@ -116,7 +116,8 @@ class Contenders(object):
                                       'used_swap_images': set(),
                                       'used_ephemeral_images': set()}):
             manager.update(self.context, [])
-        if manager.cut is None or len(manager.cut.fetch) != len(image_ids):
+        plan = manager.last_plan
+        if plan is None or len(plan.cut.fetch) != len(image_ids):
             raise SystemExit('FAIL: the pass did not fetch every image')
 
     def curl(self, image_ids):

@@ -29,11 +29,12 @@ import os
 import subprocess
 import tempfile
 
-from nova.virt.libvirt import imagebackend
+from nova.virt.libvirt import imagebackend as nova_imagebackend
 from nova.virt.libvirt import imagecache
 from nova.virt.libvirt import utils as libvirt_utils
 
 from benchmarks import common
+from nova_precache import imagebackend
 from nova_precache import targets
 
 GiB = 2 ** 30
@@ -86,11 +87,11 @@ def run(repeat=5, image_mib=1024, glance=None, cold_repeat=3):
             glance.configure_nova(nova.flags)
             context = glance.nova_context()
             # The first download of a process is slower: not measured.
-            prepare(imagebackend.Qcow2, cold_ids[0], context)
+            prepare(nova_imagebackend.Qcow2, cold_ids[0], context)
             pending = iter(cold_ids[1:])
             rows.append(('stock cold (glance download)',
                          common.median_seconds(
-                             lambda: prepare(imagebackend.Qcow2,
+                             lambda: prepare(nova_imagebackend.Qcow2,
                                              next(pending), context),
                              cold_repeat), None))
             image_id = cold_ids[0]
@@ -102,12 +103,12 @@ def run(repeat=5, image_mib=1024, glance=None, cold_repeat=3):
 
         base_name = imagecache.get_cache_fname(image_id)
         rows.append(('stock warm (base in _base)', common.median_seconds(
-            lambda: prepare(imagebackend.Qcow2, image_id), repeat),
+            lambda: prepare(nova_imagebackend.Qcow2, image_id), repeat),
             rows[0][0] if rows else None))
         targets.build(base_dir, base_name, ROOT_GB,
                       os.path.join(root, 'locks'))
         target_s = common.median_seconds(
-            lambda: prepare(targets.Qcow2, image_id), repeat)
+            lambda: prepare(imagebackend.Qcow2, image_id), repeat)
         rows.append(('precached with target', target_s,
                      'stock warm (base in _base)'))
         common.report('Root disk preparation, qcow2 spawn, %d MiB image, '

@@ -26,6 +26,8 @@ own aging removes it once no instance uses it.
 """
 
 import collections
+import os
+import stat
 
 from oslo_utils import units
 
@@ -95,3 +97,49 @@ def cut(plan, must_keep, present, sizes, cache_bytes, free_bytes):
             keep.append(entry)
     over = len(keep) > max_images or cache_bytes > max_bytes
     return Cut(keep, fetch, left_out, over)
+
+
+def space_needed(meta):
+    """Disk space a fetch of the image takes at most, or None if unknown.
+
+    The download; and when nova converts it to raw, the raw file too
+    (Glance's virtual_size), written while the download is still there. A
+    compressed qcow2 of a few KiB may be GiBs of raw.
+    """
+    size = meta.get('size')
+    if not isinstance(size, int):
+        return None
+    virtual_size = meta.get('virtual_size')
+    if (CONF.force_raw_images and meta.get('disk_format') != 'raw' and
+            isinstance(virtual_size, int)):
+        return size + virtual_size
+    return size
+
+
+def cache_bytes(cache_dir):
+    """Disk space the base files use.
+
+    Not nova's get_disk_usage(): that counts what the cache takes from the
+    instances' disk, and is 0 when the cache is on a file system of its own.
+    """
+    used = 0
+    try:
+        names = os.listdir(cache_dir)
+    except FileNotFoundError:
+        return 0
+    for name in names:
+        try:
+            st = os.stat(os.path.join(cache_dir, name))
+        except FileNotFoundError:
+            continue
+        if stat.S_ISREG(st.st_mode):
+            used += st.st_blocks * 512
+    return used
+
+
+def free_bytes(path):
+    """Free space for the cache, before ``path`` exists too."""
+    while not os.path.isdir(path):
+        path = os.path.dirname(path)
+    st = os.statvfs(path)
+    return st.f_bavail * st.f_frsize

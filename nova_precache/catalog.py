@@ -23,7 +23,6 @@ and rebuilt from the next passes.
 
 import json
 import os
-import tempfile
 
 from oslo_log import log as logging
 from oslo_utils import timeutils
@@ -31,11 +30,14 @@ from oslo_utils import timeutils
 from nova import utils
 from nova.virt.libvirt import imagecache
 
+from nova_precache import files
+
 LOG = logging.getLogger(__name__)
 
 DIRNAME = 'precache'
 FILENAME = 'catalog.json'
 _TMP_PREFIX = '.catalog.'
+_LOCK = 'precache-catalog'
 # The image metadata worth keeping: what ranking, budget and checks use.
 FIELDS = ('name', 'size', 'virtual_size', 'owner', 'disk_format',
           'container_format', 'checksum', 'os_hash_algo', 'os_hash_value',
@@ -107,41 +109,23 @@ class Catalog(object):
         Temporary files that a crash left behind in an earlier save go,
         whether or not there is anything to save.
         """
-        @utils.synchronized('precache-catalog', external=True,
-                            lock_path=self.lock_path)
+        directory = os.path.dirname(self.path)
+        # Each under the lock, so never a save under way.
+        files.remove_leftovers(
+            directory, lambda name: _LOCK if name.startswith(_TMP_PREFIX)
+            else None, self.lock_path, 'an interrupted catalog save')
+
+        @utils.synchronized(_LOCK, external=True, lock_path=self.lock_path)
         def _save():
-            directory = os.path.dirname(self.path)
-            self._remove_leftovers(directory)
             if not self._changed:
                 return
             merged = self._read()
             merged.update((i, self.images[i]) for i in self._changed)
             os.makedirs(directory, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX, dir=directory)
-            try:
-                with os.fdopen(fd, 'w', encoding='utf-8') as f:
-                    json.dump({'version': 1, 'images': merged}, f,
-                              indent=1, sort_keys=True)
-                    f.flush()
-                    os.fsync(f.fileno())
-                os.replace(tmp, self.path)
-            except BaseException:
-                os.unlink(tmp)
-                raise
+            files.replace(self.path, json.dumps(
+                {'version': 1, 'images': merged}, indent=1,
+                sort_keys=True).encode('utf-8'), _TMP_PREFIX)
             self.images = merged
             self._changed.clear()
 
         _save()
-
-    @staticmethod
-    def _remove_leftovers(directory):
-        # Called under the lock: no save is under way.
-        try:
-            names = os.listdir(directory)
-        except FileNotFoundError:
-            return
-        for name in names:
-            if name.startswith(_TMP_PREFIX):
-                LOG.info('Removing %s left by an interrupted catalog save',
-                         os.path.join(directory, name))
-                os.unlink(os.path.join(directory, name))

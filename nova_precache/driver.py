@@ -15,7 +15,7 @@
 Selected with ``compute_driver = precache.PrecacheLibvirtDriver``; nova
 finds it through the shim package ``nova.virt.precache``. Besides swapping
 the cache manager, it lets qcow2 spawns clone ready resize targets
-(``nova_precache.targets``), publishes what the cache holds in the stats
+(``nova_precache.imagebackend``), publishes what the cache holds in the stats
 the resource tracker copies into ``ComputeNode.stats``, and records the
 images that spawns and nova's own pre-cache API (``POST
 /os-aggregates/{id}/images``) bring in, so that they are published at the
@@ -25,8 +25,8 @@ next resource update.
 from nova.virt.libvirt import driver as libvirt_driver
 
 from nova_precache import conf
+from nova_precache import imagebackend
 from nova_precache import imagecache
-from nova_precache import targets
 
 CONF = conf.CONF
 
@@ -37,7 +37,7 @@ class PrecacheLibvirtDriver(libvirt_driver.LibvirtDriver):
         super().__init__(virtapi, read_only=read_only)
         self.image_cache_manager = imagecache.PrecacheImageCacheManager()
         # qcow2 spawns clone a ready resize target when there is one.
-        self.image_backend = targets.Backend(CONF.use_cow_images)
+        self.image_backend = imagebackend.Backend(CONF.use_cow_images)
 
     def get_available_resource(self, nodename):
         data = super().get_available_resource(nodename)

@@ -26,12 +26,13 @@ import hashlib
 import os
 import re
 
-from oslo_concurrency import lockutils
 from oslo_log import log as logging
 
 from nova import exception
 from nova import utils
 from nova.virt import images
+
+from nova_precache import files
 
 LOG = logging.getLogger(__name__)
 
@@ -118,29 +119,12 @@ def remove_leftovers(cache_dir, lock_path):
     fetch() removes the leftovers of the image it fetches; these are those
     of images no longer fetched (a crash mid-download, then the image left
     the plan), which nova's own cache manager never looks at. A file whose
-    base file's lock is free is nobody's download; one whose lock is taken
-    is a download under way (ours or a spawn's), left alone without
-    waiting for it.
+    base file's lock is taken is a download under way (ours or a spawn's),
+    left alone without waiting for it.
     """
-    try:
-        names = os.listdir(cache_dir)
-    except FileNotFoundError:
-        return
-    for name in names:
+    def _lock(name):
         match = _LEFTOVER.match(name)
-        if not match:
-            continue
-        leftover = os.path.join(cache_dir, name)
+        return match.group(1) if match else None
 
-        @utils.synchronized(match.group(1), external=True,
-                            lock_path=lock_path, blocking=False)
-        def _locked_remove():
-            if os.path.exists(leftover):
-                LOG.info('Removing %s left by an interrupted download',
-                         leftover)
-                os.unlink(leftover)
-
-        try:
-            _locked_remove()
-        except lockutils.AcquireLockFailedException:
-            LOG.debug('Not removing %s: its download is under way', leftover)
+    files.remove_leftovers(cache_dir, _lock, lock_path,
+                           'an interrupted download', blocking=False)

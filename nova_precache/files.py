@@ -24,8 +24,8 @@ import tempfile
 from oslo_concurrency import lockutils
 from oslo_log import log as logging
 
-from nova import utils
 import nova.privsep.path
+from nova import utils
 
 LOG = logging.getLogger(__name__)
 

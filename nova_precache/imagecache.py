@@ -13,49 +13,33 @@
 """Image cache manager that pre-caches images on top of nova's own.
 
 nova-compute's periodic task ``_run_image_cache_manager_pass`` calls
-``update()``. With ``[precache] enabled`` one pass is:
-
-1. nova's own bookkeeping, unchanged, except that base files the plan
-   keeps are not removed by its aging;
-2. the plan: rank the images this host's signals name (rankers in
-   ``nova_precache.ranking``) and cut the ranking to the budget
-   (``nova_precache.budget``); Glance is asked only for the metadata of
-   images the catalog does not know yet;
-3. fetch what the plan keeps and the cache lacks, best first, through
-   nova's download path (``nova_precache.fetch``); touch what it keeps, so
-   that a stock nova compute sharing the storage does not age it out;
-4. record the cache in the catalog and publish it through the driver's
-   stats (``nova_precache.stats``).
+``update()``. With ``[precache] enabled`` one pass is nova's own
+bookkeeping, unchanged except that the files the plan keeps are not
+removed by its aging; the plan (``nova_precache.planner``), made when
+nova's aging starts, from what nova found in use; and the plan carried
+out (``nova_precache.carrier``). This module holds nova's hooks and what
+the driver publishes in its stats (``nova_precache.stats``).
 
 Disabled, it is nova's ``ImageCacheManager``.
 """
 
-import collections
-from concurrent import futures
+import functools
 import os
-import stat
 import time
 
-from oslo_concurrency import processutils
 from oslo_log import log as logging
 from oslo_utils import fileutils
-from oslo_utils import units
 from oslo_utils import uuidutils
 
-from nova import context as nova_context
-from nova import exception
-from nova.image import glance
-import nova.privsep.path
-from nova import utils
 from nova.virt.libvirt import imagecache
 
-from nova_precache import budget
+from nova_precache import carrier
 from nova_precache import catalog
 from nova_precache import conf
 from nova_precache import critical
-from nova_precache import fetch
-from nova_precache import glance_health
+from nova_precache import glance
 from nova_precache import local_disks
+from nova_precache import planner
 from nova_precache import ranking
 from nova_precache import stats
 from nova_precache import targets
@@ -63,19 +47,10 @@ from nova_precache import targets
 LOG = logging.getLogger(__name__)
 CONF = conf.CONF
 
-# What a pass did with an image of its plan (``carry_out``'s outcomes).
-PRESENT = 'present'
-FETCHED = 'fetched'
-WAITING = 'waiting for Glance'
-DOWNLOADING = 'still downloading'
-# Name of the fetch pool's threads, as a thread dump shows them.
-FETCH_THREADS = 'precache-fetch'
-
 
 class PrecacheImageCacheManager(imagecache.ImageCacheManager):
 
     def __init__(self):
-        super().__init__()
         # Checked at start-up so that a bad value or a misspelt ranker
         # stops nova-compute with a clear message instead of failing every
         # periodic task.
@@ -84,22 +59,26 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
         self.rankers = (ranking.load(CONF.precache.rankers)
                         if CONF.precache.enabled else [])
         self.critical_images = critical.CriticalImages()
-        self.image_api = glance.API()
-        # For what nova's image API leaves out of image metadata.
-        self.glance_client = glance.GlanceClientWrapper()
-        self.glance_health = glance_health.GlanceHealth()
+        self.glance = glance.Glance()
         self.catalog = None
-        self.cut = None
-        self._protected = set()
         self._published = None
         self._best_first = []
-        self._glance_context = None
+        # Whether nova's bookkeeping runs from this update(): only then is
+        # there a catalog to plan with.
         self._in_pass = False
-        # Fetches running, {future: image_id}; they may outlive a pass.
-        self._fetches = {}
-        self._pool = None
-        # {base file name: set of root_gb} of this pass's instance disks.
-        self.local_disks = {}
+        super().__init__()
+        self.carrier = carrier.Carrier(self.cache_dir, self.lock_path,
+                                       self.glance)
+
+    def _reset_state(self):
+        """Reset the state of one pass: nova's, and the plan's."""
+        super()._reset_state()
+        self.last_plan = None
+        # Base files the plan keeps; None: no plan, so nothing is known
+        # to be unwanted.
+        self.kept_files = frozenset()
+        # {base file name: set of root_gb} of the local instance disks.
+        self.root_sizes = {}
 
     # nova's pass, with the plan's files protected from its aging.
 
@@ -113,19 +92,18 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
             return super().update(context, all_instances)
         started = time.monotonic()
         fileutils.ensure_tree(self.cache_dir)
-        self.load_catalog()
-        self.cut = None
-        self._protected = set()
-        self.local_disks = {}
+        self.catalog = catalog.Catalog(self.cache_dir, self.lock_path)
         self._in_pass = True
         try:
             super().update(context, all_instances)
         finally:
             self._in_pass = False
-            protected, self._protected = self._protected, set()
-        if protected is None:
+        if self.last_plan is None:
             return
-        summary = self.carry_out(context, self.cut)
+        summary = self.carrier.carry_out(context, self.last_plan,
+                                         self.catalog, self.root_sizes)
+        self._best_first = [e.image_id for e in self.last_plan.cut.keep]
+        self._published = None
         summary['seconds'] = time.monotonic() - started
         LOG.info('Pre-caching pass: %(kept)d images kept, %(fetched)d '
                  'fetched (%(bytes)d bytes), %(failed)d failed, %(deferred)d '
@@ -136,23 +114,32 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
     def _age_and_verify_cached_images(self, context, all_instances,
                                       base_dir):
         if self._in_pass:
-            in_use = {image_id: local + remote for image_id, (
-                      local, remote, _) in self.used_images.items()
-                      if uuidutils.is_uuid_like(image_id) and local + remote}
             try:
-                self.cut = self.plan(context, in_use)[1]
-                self._protected = {self.catalog.base_file(entry.image_id)
-                                   for entry in self.cut.keep}
+                self.last_plan = self._plan(context)
+                self.kept_files = {self.catalog.base_file(e.image_id)
+                                   for e in self.last_plan.cut.keep}
             except Exception:
-                # Without a plan, nothing is known to be unwanted.
                 LOG.exception('Pre-caching could not make its plan: no base '
                               'file is removed in this pass')
-                self._protected = None
+                self.kept_files = None
         super()._age_and_verify_cached_images(context, all_instances,
                                               base_dir)
 
+    def _plan(self, context):
+        # What nova counted: instances using each image, here and on hosts
+        # sharing this storage.
+        in_use = {image_id: local + remote for image_id, (
+                  local, remote, _) in self.used_images.items()
+                  if uuidutils.is_uuid_like(image_id) and local + remote}
+        inputs = planner.Inputs(
+            context, CONF.host, self.rankers, self.catalog, in_use,
+            self.critical_images.load(CONF.precache.critical_images_file),
+            self.cache_dir)
+        return planner.make(inputs, learn=functools.partial(
+            self.glance.learn, context, self.catalog))
+
     def _remove_base_file(self, base_file):
-        if self._protected is None or base_file in self._protected:
+        if self.kept_files is None or base_file in self.kept_files:
             LOG.info('Not removing base file %s: the pre-caching plan keeps '
                      'it', base_file)
             return
@@ -186,13 +173,7 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
             disk_path = os.path.join(CONF.instances_path, ent, 'disk')
             if not os.path.exists(disk_path):
                 continue
-            try:
-                backing_file, size = local_disks.backing_file(disk_path)
-            except processutils.ProcessExecutionError:
-                # As nova (bug 1261442): a disk deleted under our feet.
-                if not os.path.exists(disk_path):
-                    continue
-                raise
+            backing_file, size = local_disks.existing_backing_file(disk_path)
             if not backing_file:
                 continue
             if awaiting_revert:
@@ -203,9 +184,9 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
             else:
                 LOG.debug('Instance %(instance)s is backed by %(backing)s',
                           {'instance': ent, 'backing': backing_file})
-            if size and size % units.Gi == 0:
-                self.local_disks.setdefault(backing_file, set()).add(
-                    size // units.Gi)
+            if local_disks.root_gb(size):
+                self.root_sizes.setdefault(backing_file, set()).add(
+                    local_disks.root_gb(size))
             backing_path = os.path.join(self.cache_dir, backing_file)
             if backing_path not in inuse_images:
                 inuse_images.append(backing_path)
@@ -241,281 +222,6 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
                 self.used_swap_images.add(backing_file)
             else:
                 self.used_ephemeral_images.add(backing_file)
-
-    # The plan.
-
-    def load_catalog(self):
-        """Read this host's catalog afresh for a pass or a plan."""
-        self.catalog = catalog.Catalog(self.cache_dir, self.lock_path)
-        return self.catalog
-
-    def plan(self, context, in_use, ask_glance=True):
-        """Rank this host's images and cut the ranking to the budget.
-
-        :param context: admin context.
-        :param in_use: {image_id: number of local instances using it}
-        :param ask_glance: whether to ask Glance for the metadata of the
-            images the catalog does not know yet.
-        :returns: (the ranked list of ranking.PlanEntry, its budget.Cut)
-        """
-        for image_id in in_use:
-            self.catalog.record(image_id)
-        critical_images = self.critical_images.load(
-            CONF.precache.critical_images_file)
-        signals = ranking.Signals(context, CONF.host, in_use,
-                                  critical_images, self.catalog)
-        plan = ranking.rank(self.rankers, signals)
-        must_keep = set(in_use) | set(critical_images)
-        window = plan[:CONF.precache.max_images + len(must_keep)]
-        if ask_glance and self._learn(context,
-                                      [e.image_id for e in window]):
-            # What Glance told (owners) may change the order.
-            plan = ranking.rank(self.rankers, signals)
-
-        present = {e.image_id for e in plan
-                   if os.path.exists(self.catalog.base_file(e.image_id))}
-        # Images Glance said it does not have cannot be fetched: not
-        # "waiting for Glance", and not asked about again.
-        plan = [e for e in plan if e.image_id in present or (
-                self.catalog.metadata(e.image_id) or {}).get(
-                    'status') != 'not_found']
-        sizes = {e.image_id: _space_needed(
-                 self.catalog.metadata(e.image_id) or {})
-                 for e in plan if e.image_id not in present}
-        sizes = {i: s for i, s in sizes.items() if s is not None}
-        cut = budget.cut(plan, must_keep, present, sizes,
-                         _cache_bytes(self.cache_dir),
-                         _free_bytes(self.cache_dir))
-        for entry, why in cut.left_out:
-            LOG.debug('Leaving out image %(image)s: %(why)s',
-                      {'image': entry.image_id, 'why': why})
-        if cut.over_budget:
-            LOG.warning('The images that must stay cached (in use by local '
-                        'instances or critical) exceed the [precache] '
-                        'budget: max_images=%(images)d, max_cache_gb=%(gb)g. '
-                        'They are all kept; shorten the critical list or '
-                        'raise the budget.',
-                        {'images': CONF.precache.max_images,
-                         'gb': CONF.precache.max_cache_gb})
-        return plan, cut
-
-    def _learn(self, context, image_ids):
-        """Ask Glance for what the catalog lacks; True if anything learned."""
-        learned = False
-        for image_id in image_ids:
-            if self.catalog.metadata(image_id):
-                continue
-            if not self.glance_health.available():
-                break
-            try:
-                meta = self.image_api.get(self._glance(context), image_id)
-            except exception.ImageNotFound:
-                meta = {'status': 'not_found'}
-                LOG.warning('Image %s is not in Glance: it will not be '
-                            'fetched', image_id)
-            except Exception as e:
-                if glance_health.is_outage(e):
-                    self.glance_health.failed(e)
-                    break
-                LOG.warning('Cannot learn metadata of image %(image)s from '
-                            'Glance: %(error)s',
-                            {'image': image_id, 'error': e})
-                continue
-            self.glance_health.succeeded()
-            if meta.get('status') != 'not_found':
-                meta = dict(meta, virtual_size=self._virtual_size(
-                    context, image_id))
-            self.catalog.learn(image_id, meta)
-            learned = True
-        return learned
-
-    def _virtual_size(self, context, image_id):
-        """Glance's virtual_size of an image, or None.
-
-        nova's image API drops it from the metadata; the budget needs it
-        to know what converting the image to raw will take.
-        """
-        try:
-            image = self.glance_client.call(self._glance(context), 2, 'get',
-                                            args=(image_id,))
-        except Exception as e:
-            LOG.debug('No virtual size for image %(image)s: %(error)s',
-                      {'image': image_id, 'error': e})
-            return None
-        return image.get('virtual_size')
-
-    def _glance(self, context):
-        """The Nova service user's context if configured, else ``context``."""
-        if self._glance_context is None:
-            try:
-                self._glance_context = (
-                    nova_context.get_nova_service_user_context())
-            except exception.InvalidConfiguration:
-                LOG.debug('[service_user] is not configured: talking to '
-                          'Glance with the periodic task\'s admin context')
-                self._glance_context = context
-        return self._glance_context
-
-    # Carrying the plan out.
-
-    def carry_out(self, context, cut, prune_targets=True, wait_all=False):
-        """Fetch and touch what ``cut`` keeps, build targets, publish.
-
-        :param prune_targets: remove the resize targets no longer wanted.
-        :param wait_all: wait for every download, not ``[glance] timeout``.
-        :returns: the pass's counts, and in ``outcomes`` what became of
-            each image of the plan: present, fetched, failed (and why),
-            waiting for Glance, still downloading or left out (and why).
-        """
-        fetching = {e.image_id for e in cut.fetch}
-        outcomes = {}
-        for entry in cut.keep:
-            if entry.image_id not in fetching:
-                self._touch(self.catalog.base_file(entry.image_id))
-                outcomes[entry.image_id] = PRESENT
-        for entry, why in cut.left_out:
-            outcomes[entry.image_id] = (
-                WAITING if why == budget.NO_METADATA else 'left out: ' + why)
-        fetch.remove_leftovers(self.cache_dir, self.lock_path)
-        new = [e.image_id for e in cut.fetch
-               if e.image_id not in self._fetches.values()]
-        if self.glance_health.available():
-            if self._pool is None:
-                self._pool = futures.ThreadPoolExecutor(
-                    CONF.precache.fetch_concurrency,
-                    thread_name_prefix=FETCH_THREADS)
-            self._fetches.update(
-                (self._pool.submit(self._fetch, context, image_id), image_id)
-                for image_id in new)
-        else:
-            outcomes.update((image_id, WAITING) for image_id in new)
-        fetched_bytes = self._wait_for_fetches(outcomes, wait_all)
-        built = self._build_targets(cut, prune_targets)
-        self.catalog.save()
-        self._best_first = [e.image_id for e in cut.keep]
-        self._published = None
-        counts = collections.Counter(o.split(':')[0] for o in
-                                     outcomes.values())
-        return {'kept': len(cut.keep), 'fetched': counts[FETCHED],
-                'failed': counts['failed'],
-                'deferred': counts[WAITING] + counts[DOWNLOADING],
-                'bytes': fetched_bytes, 'left_out': counts['left out'],
-                'targets': built, 'outcomes': outcomes}
-
-    def _wait_for_fetches(self, outcomes, wait_all=False):
-        """Wait at most ``[glance] timeout`` s for the fetches; their bytes.
-
-        That bounds the pass, which holds up nova-compute's other periodic
-        tasks, even when Glance trickles bytes too slowly for the timeout
-        of each read to fire. A fetch still running then goes on in the
-        background, under its base file's lock (a spawn needing the image
-        waits for it, as for a spawn's own download); a later pass counts
-        it when it ends and starts no second fetch of it meanwhile.
-        """
-        fetched_bytes = 0
-        timeout = None if wait_all else CONF.glance.timeout
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while self._fetches:
-            left = None if deadline is None else deadline - time.monotonic()
-            done, _ = futures.wait(self._fetches, timeout=left,
-                                   return_when=futures.FIRST_COMPLETED)
-            if not done:
-                break
-            for job in done:
-                fetched_bytes += self._fetched(self._fetches.pop(job), job,
-                                               outcomes)
-        for image_id in self._fetches.values():
-            LOG.info('Image %(image)s is still downloading after %(timeout)s '
-                     's ([glance] timeout): the pass goes on without it',
-                     {'image': image_id, 'timeout': timeout})
-            outcomes[image_id] = DOWNLOADING
-        return fetched_bytes
-
-    def fetching(self):
-        """IDs of the images downloading now, for this pass or before."""
-        # A copy: a pass may be adding and removing fetches meanwhile.
-        return sorted({image_id for job, image_id in
-                       list(self._fetches.items()) if not job.done()})
-
-    def _fetched(self, image_id, job, outcomes):
-        """Record how fetch ``job`` ended; the bytes it brought."""
-        if job.cancelled():
-            outcomes[image_id] = WAITING
-            return 0
-        try:
-            fetched = job.result()
-            self.glance_health.succeeded()
-            if not fetched:
-                outcomes[image_id] = PRESENT
-                return 0
-            outcomes[image_id] = FETCHED
-            return os.stat(self.catalog.base_file(image_id)).st_blocks * 512
-        except Exception as e:
-            if glance_health.is_outage(e):
-                # Logged once by glance_health; what has not started waits
-                # for Glance to come back.
-                outcomes[image_id] = WAITING
-                self.glance_health.failed(e)
-                for other in self._fetches:
-                    other.cancel()
-                return 0
-            outcomes[image_id] = 'failed: %s' % e
-            LOG.error('Pre-caching image %(image)s failed: %(error)s',
-                      {'image': image_id, 'error': e})
-            return 0
-
-    def wanted_targets(self, cut):
-        """{(base file name, root_gb)} of the targets spawns here want."""
-        wanted = {(base, gb) for base, sizes in self.local_disks.items()
-                  for gb in sizes}
-        for entry in cut.keep:
-            base = imagecache.get_cache_fname(entry.image_id)
-            wanted.update((base, gb)
-                          for gb in CONF.precache.resize_target_sizes)
-        return wanted
-
-    def _build_targets(self, cut, prune=True):
-        """Make the resize targets spawns here will want; age the rest."""
-        wanted = self.wanted_targets(cut)
-        built = 0
-        for base, root_gb in sorted(wanted):
-            try:
-                built += targets.build(self.cache_dir, base, root_gb,
-                                       self.lock_path)
-            except Exception as e:
-                LOG.error('Cannot build the %(gb)dG resize target of '
-                          '%(base)s: %(error)s',
-                          {'gb': root_gb, 'base': base, 'error': e})
-        if prune:
-            targets.prune(self.cache_dir, wanted, self.lock_path)
-        return built
-
-    def _fetch(self, context, image_id):
-        meta = self.catalog.metadata(image_id)
-        LOG.info('Pre-caching image %(image)s (%(size)s bytes)',
-                 {'image': image_id, 'size': meta.get('size')})
-        self.catalog.record(image_id)
-        unconverted = (meta.get('disk_format') == 'raw' or
-                       not CONF.force_raw_images)
-        return fetch.fetch(self._glance(context), image_id,
-                           self.catalog.base_file(image_id), self.lock_path,
-                           meta, verify_on_disk=unconverted)
-
-    def _touch(self, base_file):
-        """Freshen the mtime nova ages by, under nova's lock for the file."""
-        @utils.synchronized(os.path.basename(base_file), external=True,
-                            lock_path=self.lock_path)
-        def _locked_touch():
-            try:
-                os.utime(base_file)
-            except FileNotFoundError:
-                pass
-            except PermissionError:
-                # libvirt may have given the file to the qemu user; nova
-                # touches base files through privsep for that reason.
-                nova.privsep.path.utime(base_file)
-
-        _locked_touch()
 
     # Publishing.
 
@@ -569,49 +275,3 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
                 self._published[0] != catalog.stamp(self.cache_dir)):
             self._published = self._publish()
         return self._published[1]
-
-
-def _cache_bytes(cache_dir):
-    """Disk space the base files use.
-
-    Not nova's get_disk_usage(): that counts what the cache takes from the
-    instances' disk, and is 0 when the cache is on a file system of its own.
-    """
-    used = 0
-    try:
-        names = os.listdir(cache_dir)
-    except FileNotFoundError:
-        return 0
-    for name in names:
-        try:
-            st = os.stat(os.path.join(cache_dir, name))
-        except FileNotFoundError:
-            continue
-        if stat.S_ISREG(st.st_mode):
-            used += st.st_blocks * 512
-    return used
-
-
-def _space_needed(meta):
-    """Disk space a fetch of the image takes at most, or None if unknown.
-
-    The download; and when nova converts it to raw, the raw file too
-    (Glance's virtual_size), written while the download is still there. A
-    compressed qcow2 of a few KiB may be GiBs of raw.
-    """
-    size = meta.get('size')
-    if not isinstance(size, int):
-        return None
-    virtual_size = meta.get('virtual_size')
-    if (CONF.force_raw_images and meta.get('disk_format') != 'raw' and
-            isinstance(virtual_size, int)):
-        return size + virtual_size
-    return size
-
-
-def _free_bytes(path):
-    """Free space for the cache, before ``path`` exists too."""
-    while not os.path.isdir(path):
-        path = os.path.dirname(path)
-    st = os.statvfs(path)
-    return st.f_bavail * st.f_frsize

@@ -22,6 +22,7 @@ import os
 import re
 
 from oslo_concurrency import processutils
+from oslo_utils import units
 
 from nova.virt.libvirt import utils as libvirt_utils
 
@@ -46,6 +47,27 @@ def backing_file(disk_path):
     return name and os.path.basename(name), size
 
 
+def existing_backing_file(disk_path):
+    """backing_file(), or (None, None) for a disk deleted meanwhile."""
+    try:
+        return backing_file(disk_path)
+    except processutils.ProcessExecutionError:
+        # As nova (bug 1261442): a disk deleted under our feet.
+        if not os.path.exists(disk_path):
+            return None, None
+        raise
+
+
+def root_gb(virtual_size):
+    """The flavor root_gb a disk of ``virtual_size`` bytes was made for.
+
+    None when the size is unknown or not whole GiB (not a flavor's).
+    """
+    if virtual_size and virtual_size % units.Gi == 0:
+        return virtual_size // units.Gi
+    return None
+
+
 def instance_disks(directory):
     """[(disk name, backing file name, virtual size)] of an instance's disks.
 
@@ -56,13 +78,7 @@ def instance_disks(directory):
         path = os.path.join(directory, name)
         if not _DISK_NAME.match(name) or not os.path.isfile(path):
             continue
-        try:
-            base, size = backing_file(path)
-        except processutils.ProcessExecutionError:
-            # As nova (bug 1261442): a disk deleted under our feet.
-            if not os.path.exists(path):
-                continue
-            raise
+        base, size = existing_backing_file(path)
         if base:
             found.append((name, base, size))
     return found

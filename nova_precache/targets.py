@@ -25,29 +25,27 @@ migration) sees a stock disk.
 Targets live in ``_base/precache/targets/<base file>-<root_gb>G``: inside
 a subdirectory, where nova's image cache manager never looks, so it can
 neither mistake one for a legacy ``<base>_<size>`` raw copy nor remove one.
-This module's ``prune`` ages them instead. Building, cloning and pruning a
-target all hold nova's lock for its base file.
+This module's ``prune`` ages them instead. Building, cloning
+(``nova_precache.imagebackend``) and pruning a target all hold nova's lock
+for its base file.
 """
 
 import os
 import re
-import shutil
 import tempfile
 import time
 
 from oslo_log import log as logging
 from oslo_utils import fileutils
-from oslo_utils.imageutils import format_inspector
 from oslo_utils import units
 
 from nova import utils
 from nova.virt.disk import api as disk
-from nova.virt import images
-from nova.virt.libvirt import imagebackend
 from nova.virt.libvirt import utils as libvirt_utils
 
 from nova_precache import catalog
 from nova_precache import conf
+from nova_precache import files
 
 LOG = logging.getLogger(__name__)
 CONF = conf.CONF
@@ -127,7 +125,7 @@ def prune(cache_dir, wanted, lock_path):
         for root_gb in sizes:
             target = path(cache_dir, base_name, root_gb)
             if (base_name, root_gb) in wanted and os.path.exists(base):
-                _touch(target)
+                files.touch(target, lock_path, lock_name=base_name)
                 continue
 
             @utils.synchronized(base_name, external=True,
@@ -144,91 +142,12 @@ def prune(cache_dir, wanted, lock_path):
                 return 0
 
             removed += _locked_prune()
-    _remove_leftovers(cache_dir, lock_path)
+    files.remove_leftovers(directory(cache_dir), _leftover_lock, lock_path,
+                           'an interrupted target build')
     return removed
 
 
-def _remove_leftovers(cache_dir, lock_path):
-    try:
-        names = os.listdir(directory(cache_dir))
-    except FileNotFoundError:
-        return
-    for name in names:
-        match = _LEFTOVER.match(name)
-        if not match:
-            continue
-
-        # Under the base file's lock no build of it is under way.
-        @utils.synchronized(match.group(1), external=True,
-                            lock_path=lock_path)
-        def _locked_remove():
-            leftover = os.path.join(directory(cache_dir), name)
-            LOG.info('Removing %s left by an interrupted target build',
-                     leftover)
-            fileutils.delete_if_exists(leftover)
-
-        _locked_remove()
-
-
-def _touch(target):
-    try:
-        os.utime(target)
-    except FileNotFoundError:
-        pass
-
-
-class Qcow2(imagebackend.Qcow2):
-    """nova's qcow2 image backend that clones a ready target if there is one.
-
-    Falls back to nova's own path for everything else: no target of that
-    size, preallocation, rescue disks, or a base file that fails nova's
-    safety check (nova's path then raises its usual error).
-    """
-
-    def cache(self, fetch_func, filename, size=None, safe=False, *args,
-              **kwargs):
-        if not (CONF.precache.enabled and size and size % units.Gi == 0 and
-                not self.preallocate and not self.exists() and
-                self._clone(filename, size // units.Gi)):
-            super().cache(fetch_func, filename, size, safe, *args, **kwargs)
-
-    def _clone(self, base_name, root_gb):
-        cache_dir = os.path.join(CONF.instances_path,
-                                 CONF.image_cache.subdirectory_name)
-        base = os.path.join(cache_dir, base_name)
-        target = path(cache_dir, base_name, root_gb)
-        if not os.path.exists(target):
-            return False
-
-        @utils.synchronized(base_name, external=True,
-                            lock_path=self.lock_path)
-        def _locked_clone():
-            if not (os.path.exists(base) and os.path.exists(target)):
-                return False
-            # nova checks the base file at every spawn: so do we.
-            if not CONF.workarounds.disable_deep_image_inspection:
-                try:
-                    images.get_image_format(base).safety_check()
-                except format_inspector.SafetyCheckFailed:
-                    return False
-            imagebackend._update_utime_ignore_eacces(base)
-            fileutils.ensure_tree(os.path.dirname(self.path))
-            with fileutils.remove_path_on_error(self.path):
-                shutil.copyfile(target, self.path)
-            return True
-
-        cloned = _locked_clone()
-        if cloned:
-            LOG.debug('Cloned resize target %(target)s to %(disk)s',
-                      {'target': target, 'disk': self.path})
-        return cloned
-
-
-class Backend(imagebackend.Backend):
-    """nova's image backends, with ``Qcow2`` above for qcow2 disks."""
-
-    def __init__(self, use_cow):
-        super().__init__(use_cow)
-        for name, backend in self.BACKEND.items():
-            if backend is imagebackend.Qcow2:
-                self.BACKEND[name] = Qcow2
+def _leftover_lock(name):
+    # Under the base file's lock no build of it is under way.
+    match = _LEFTOVER.match(name)
+    return match.group(1) if match else None

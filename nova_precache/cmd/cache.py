@@ -21,23 +21,27 @@ but never removes a base file: aging needs nova's view of the instances
 and stays with nova-compute's periodic task.
 """
 
+import functools
 import os
 import time
 
 from cliff import lister
 from oslo_log import log as logging
 from oslo_utils import fileutils
-from oslo_utils import units
 
 from nova import context as nova_context
 from nova import exception
 from nova.virt.libvirt import imagecache as nova_imagecache
 
+from nova_precache import carrier
+from nova_precache import catalog
 from nova_precache import cmd
 from nova_precache.cmd import progress
 from nova_precache import conf
-from nova_precache import imagecache
+from nova_precache import critical
+from nova_precache import glance
 from nova_precache import local_disks
+from nova_precache import planner
 from nova_precache import ranking
 from nova_precache import targets
 
@@ -57,51 +61,62 @@ class HostCache(object):
     def __init__(self):
         _check_instances_path()
         try:
-            self.manager = imagecache.PrecacheImageCacheManager()
-            self.manager.rankers = ranking.load(CONF.precache.rankers)
+            conf.check(CONF)
+            self.rankers = ranking.load(CONF.precache.rankers)
         except exception.InvalidConfiguration as e:
             # An unknown ranker, a [precache] value conf.check() refuses.
             raise cmd.BadConfig(str(e))
-        self.catalog = self.manager.load_catalog()
-        self.cache_dir = self.manager.cache_dir
+        self.cache_dir = os.path.join(CONF.instances_path,
+                                      CONF.image_cache.subdirectory_name)
+        self.lock_path = os.path.join(CONF.instances_path, 'locks')
+        self.catalog = catalog.Catalog(self.cache_dir, self.lock_path)
+        self.glance = glance.Glance()
         self.disks = local_disks.scan(
             CONF.instances_path, skip={CONF.image_cache.subdirectory_name})
         self.image_of = {nova_imagecache.get_cache_fname(image_id): image_id
                          for image_id in self.catalog.images}
-        self.in_use = {}
-        for base, disks in self.disks.items():
-            if base in self.image_of:
-                self.in_use[self.image_of[base]] = len(
-                    {d.instance for d in disks})
-        self.manager.local_disks = {
-            base: {d.virtual_size // units.Gi for d in disks
-                   if d.name == 'disk' and d.virtual_size and
-                   d.virtual_size % units.Gi == 0}
+        self.in_use = {self.image_of[base]: len({d.instance for d in disks})
+                       for base, disks in self.disks.items()
+                       if base in self.image_of}
+        self.root_sizes = {
+            base: {local_disks.root_gb(d.virtual_size) for d in disks
+                   if d.name == 'disk' and local_disks.root_gb(
+                       d.virtual_size)}
             for base, disks in self.disks.items()}
         # A missing or unreadable list is logged, as nova-compute does.
-        self.critical = self.manager.critical_images.load(
+        self.critical = critical.CriticalImages().load(
             CONF.precache.critical_images_file)
 
     def plan(self, context, ask_glance):
-        """(ranked entries, budget cut) as nova-compute's pass makes them."""
-        return self.manager.plan(context, self.in_use, ask_glance=ask_glance)
+        """The plan nova-compute's pass would make from the same facts."""
+        inputs = planner.Inputs(context, CONF.host, self.rankers,
+                                self.catalog, self.in_use, self.critical,
+                                self.cache_dir)
+        return planner.make(inputs, learn=functools.partial(
+            self.glance.learn, context, self.catalog) if ask_glance else None)
 
 
-def decisions(entries, cut):
-    """[(rank, entry, decision)] in plan order."""
-    fetch = {e.image_id for e in cut.fetch}
-    keep = {e.image_id for e in cut.keep}
-    why = {e.image_id: reason for e, reason in cut.left_out}
-    rows = []
-    for rank, entry in enumerate(entries, 1):
-        if entry.image_id in fetch:
-            decision = 'fetch'
-        elif entry.image_id in keep:
-            decision = 'keep'
-        else:
-            decision = 'left out: %s' % why[entry.image_id]
-        rows.append((rank, entry, decision))
-    return rows
+class NovaAging(nova_imagecache.ImageCacheManager):
+    """nova's own aging rules for the files of a cache, asked, not applied.
+
+    nova's removal methods pick the age each kind of file may reach
+    unused; here they record it instead of removing anything, so that
+    ``status`` follows nova's rules as nova changes them.
+    """
+
+    def __init__(self, cache_dir):
+        super().__init__()
+        self.max_age = {}
+        self._scan_base_images(cache_dir)
+        for path in self.unexplained_images:
+            self._remove_base_file(path)
+        for name in self.back_swap_images:
+            self._remove_swap_file(os.path.join(cache_dir, name))
+        for name in self.back_ephemeral_images:
+            self._remove_ephemeral_file(os.path.join(cache_dir, name))
+
+    def _remove_old_enough_file(self, base_file, maxage, remove_lock=True):
+        self.max_age[os.path.basename(base_file)] = maxage
 
 
 def _name(catalog, image_id):
@@ -130,13 +145,12 @@ class Plan(cmd.Command, lister.Lister):
 
     def take_action(self, parsed_args):
         host = HostCache()
-        entries, cut = host.plan(nova_context.get_admin_context(),
-                                 ask_glance=False)
+        plan = host.plan(nova_context.get_admin_context(), ask_glance=False)
         return (('Rank', 'Image ID', 'Name', 'Size', 'Decision', 'Reasons'),
                 [(rank, e.image_id, _name(host.catalog, e.image_id),
                   _size(host.catalog, e.image_id), decision,
                   '; '.join(e.reasons))
-                 for rank, e, decision in decisions(entries, cut)])
+                 for rank, e, decision in planner.decisions(plan)])
 
 
 class Status(cmd.Command, lister.Lister):
@@ -148,15 +162,15 @@ class Status(cmd.Command, lister.Lister):
 
     def take_action(self, parsed_args):
         host = HostCache()
-        entries, cut = host.plan(nova_context.get_admin_context(),
-                                 ask_glance=False)
+        plan = host.plan(nova_context.get_admin_context(), ask_glance=False)
         kept = {e.image_id: rank for rank, e, decision in
-                decisions(entries, cut) if decision in ('keep', 'fetch')}
-        reasons = {e.image_id: e.reasons for e in entries}
+                planner.decisions(plan) if decision in ('keep', 'fetch')}
+        reasons = {e.image_id: e.reasons for e in plan.entries}
         now = time.time()
         rows = []
         names = (os.listdir(host.cache_dir)
                  if os.path.isdir(host.cache_dir) else [])
+        max_age = NovaAging(host.cache_dir).max_age if names else {}
         for name in sorted(names):
             path = os.path.join(host.cache_dir, name)
             if not os.path.isfile(path):
@@ -174,11 +188,11 @@ class Status(cmd.Command, lister.Lister):
                 why.append('plan rank %d: %s' % (
                     kept[image_id], '; '.join(reasons[image_id])))
             st = os.stat(path)
-            fate = _fate(name, now - st.st_mtime, users,
+            fate = _fate(max_age.get(name), now - st.st_mtime, users,
                          image_id in kept and '_' not in name)
             rows.append((name, image_id or '', st.st_blocks * 512,
                          _age(now - st.st_mtime), fate, '; '.join(why)))
-        wanted = host.manager.wanted_targets(cut)
+        wanted = planner.wanted_targets(host.root_sizes, plan.cut)
         for (base, root_gb), path in sorted(_targets(host.cache_dir)):
             st = os.stat(path)
             fate = ('kept: resize target' if (base, root_gb) in wanted else
@@ -196,26 +210,23 @@ def _targets(cache_dir):
             yield (base, root_gb), targets.path(cache_dir, base, root_gb)
 
 
-def _fate(name, age, users, planned):
-    """What nova's next pass does with base file ``name`` (nova's rules)."""
+def _fate(max_age, age, users, planned):
+    """What nova's next pass does with a file, by nova's rules.
+
+    :param max_age: the age nova lets the file reach unused, None for a
+        file nova does not manage.
+    """
     if users:
         return 'kept: in use'
     if planned:
         return 'kept: pre-caching plan'
-    digest = 40
-    if len(name) == digest:
-        maxage = CONF.image_cache.remove_unused_original_minimum_age_seconds
-    elif len(name) > digest + 2 and name[digest] == '_':
-        maxage = CONF.image_cache.remove_unused_resized_minimum_age_seconds
-    elif name.startswith(('swap_', 'ephemeral_')):
-        maxage = CONF.image_cache.remove_unused_original_minimum_age_seconds
-    else:
+    if max_age is None:
         return 'not managed by nova'
     if not CONF.image_cache.remove_unused_base_images:
         return 'kept: remove_unused_base_images is off'
-    if age >= maxage:
+    if age >= max_age:
         return 'removed by the next pass'
-    return 'removed in %s if still unused' % _age(maxage - age)
+    return 'removed in %s if still unused' % _age(max_age - age)
 
 
 class Run(cmd.Command, lister.Lister):
@@ -240,13 +251,15 @@ class Run(cmd.Command, lister.Lister):
         host = HostCache()
         fileutils.ensure_tree(host.cache_dir)
         context = nova_context.get_admin_context()
-        entries, cut = host.plan(context, ask_glance=True)
+        plan = host.plan(context, ask_glance=True)
         downloads = [(e.image_id, host.catalog.base_file(e.image_id),
-                      _size(host.catalog, e.image_id)) for e in cut.fetch]
+                      _size(host.catalog, e.image_id))
+                     for e in plan.cut.fetch]
         with progress.DownloadProgress(downloads, self.app.stderr):
-            summary = host.manager.carry_out(context, cut,
-                                             prune_targets=False,
-                                             wait_all=True)
+            summary = carrier.Carrier(
+                host.cache_dir, host.lock_path, host.glance).carry_out(
+                    context, plan, host.catalog, host.root_sizes,
+                    prune_targets=False, wait_all=True)
         outcomes = summary['outcomes']
         missing = [i for i in host.critical
                    if not os.path.exists(host.catalog.base_file(i))]
@@ -257,7 +270,7 @@ class Run(cmd.Command, lister.Lister):
         self.exit_code = cmd.EXIT_FAILED if missing else 0
         rows = [(rank, e.image_id, _name(host.catalog, e.image_id),
                  outcomes.get(e.image_id, ''))
-                for rank, e, _ in decisions(entries, cut)]
+                for rank, e, _ in planner.decisions(plan)]
         return ('Rank', 'Image ID', 'Name', 'Outcome'), rows
 
     def run(self, parsed_args):

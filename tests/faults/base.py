@@ -35,6 +35,7 @@ from oslo_utils import units
 from oslo_utils import uuidutils
 
 from nova_precache import catalog
+from nova_precache import imagebackend
 from nova_precache import imagecache
 from nova_precache import targets
 from tests.functional import glance_api
@@ -150,7 +151,7 @@ class FaultTestCase(test.TestCase):
         only if the cache lacks it. Returns the instance disk's path.
         """
         instance = objects.Instance(uuid=uuidutils.generate_uuid())
-        disk = targets.Qcow2(instance=instance, disk_name='disk')
+        disk = imagebackend.Qcow2(instance=instance, disk_name='disk')
         disk.cache(fetch_func=libvirt_utils.fetch_image,
                    context=self.context,
                    filename=nova_imagecache.get_cache_fname(image_id),

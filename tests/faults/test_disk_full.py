@@ -107,7 +107,7 @@ class DiskFullTestCase(base.FaultTestCase):
         manager = self.run_pass()
         self.assertEqual(downloads, self.glance.request_count(
             'GET /v2/images/%s/file' % BIG))
-        [(entry, why)] = manager.cut.left_out
+        [(entry, why)] = manager.last_plan.cut.left_out
         self.assertEqual(BIG, entry.image_id)
         self.assertIn('would leave less than min_free_disk_gb', why)
         self.assertGreaterEqual(self._free(), 512 * units.Ki)
@@ -141,7 +141,7 @@ class DiskFullTestCase(base.FaultTestCase):
 
         self.assertEqual([], self.cached_files(image['id']))
         self.assertEqual([], self.leftovers())
-        [(entry, why)] = manager.cut.left_out
+        [(entry, why)] = manager.last_plan.cut.left_out
         self.assertIn('would leave less than min_free_disk_gb', why)
         self.assertGreaterEqual(self._free(), 8 * units.Mi)
 

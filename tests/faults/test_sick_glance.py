@@ -25,8 +25,9 @@ import time
 
 from oslo_utils import units
 
+from nova_precache import carrier
 from nova_precache import conf
-from nova_precache import glance_health
+from nova_precache import glance
 from nova_precache import imagecache
 from tests.faults import base
 from tests import glance_proxy
@@ -57,12 +58,12 @@ class SickGlanceTestCase(base.FaultTestCase):
         self.addCleanup(self._stop_fetch_pool)
         # Glance's back-off runs on this clock: each pass may try again.
         self.now = 0.0
-        self.manager.glance_health = glance_health.GlanceHealth(
+        self.manager.glance.health = glance.GlanceHealth(
             clock=lambda: self.now)
 
     def _stop_fetch_pool(self):
-        if self.manager._pool is not None:
-            self.manager._pool.shutdown(wait=True, cancel_futures=True)
+        if self.manager.carrier._pool is not None:
+            self.manager.carrier._pool.shutdown(wait=True, cancel_futures=True)
 
     def _through_proxy(self, **sickness):
         proxy = self.useFixture(glance_proxy.GlanceProxy(
@@ -87,8 +88,8 @@ class SickGlanceTestCase(base.FaultTestCase):
         gc.collect()
         threads = [t.name for t in threading.enumerate()]
         workers = [n for n in threads
-                   if n.startswith(imagecache.FETCH_THREADS)]
-        pool = self.manager._pool
+                   if n.startswith(carrier.FETCH_THREADS)]
+        pool = self.manager.carrier._pool
         self.assertLessEqual(len(pool._threads) if pool else 0,
                              CONF.precache.fetch_concurrency)
         return len(threads) - len(workers), _open_files()
@@ -96,9 +97,9 @@ class SickGlanceTestCase(base.FaultTestCase):
     def _settle(self):
         """Wait for the download a pass left running to end."""
         deadline = time.monotonic() + 60
-        while self.manager.fetching() and time.monotonic() < deadline:
+        while self.manager.carrier.fetching() and time.monotonic() < deadline:
             time.sleep(0.05)
-        self.assertEqual([], self.manager.fetching())
+        self.assertEqual([], self.manager.carrier.fetching())
 
     def test_stops_sending_mid_body(self):
         self._through_proxy(stall_after=4 * units.Ki, image=self.image)

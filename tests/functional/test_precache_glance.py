@@ -32,7 +32,7 @@ from nova.tests import fixtures as nova_fixtures
 from nova.virt.libvirt import imagecache as nova_imagecache
 
 from nova_precache import catalog
-from nova_precache import glance_health
+from nova_precache import glance
 from nova_precache import imagecache
 from tests.functional import glance_api
 from tests import qemu_img
@@ -60,7 +60,7 @@ class PassWithGlanceTestCase(test.TestCase):
         self.manager = imagecache.PrecacheImageCacheManager()
         # Glance's back-off runs on this clock, moved by the tests.
         self.now = 0.0
-        self.manager.glance_health = glance_health.GlanceHealth(
+        self.manager.glance.health = glance.GlanceHealth(
             clock=lambda: self.now)
         self.ctxt = nova_context.get_admin_context()
 
@@ -152,10 +152,10 @@ class PassWithGlanceTestCase(test.TestCase):
         self.assertEqual(1, self.stdlog.logger.output.count(
             'Glance is unavailable'))
         # Tried once for the three new images, not once per image.
-        self.assertEqual(1, self.manager.glance_health.failures)
+        self.assertEqual(1, self.manager.glance.health.failures)
 
         self.glance.start()
-        self.now += glance_health.FIRST_RETRY_SECONDS
+        self.now += glance.FIRST_RETRY_SECONDS
         self.manager.update(self.ctxt, [])
 
         for image_id in [cached] + new:
@@ -186,7 +186,7 @@ class PassWithGlanceTestCase(test.TestCase):
             'Glance is unavailable'))
 
         self.glance.start()
-        self.now += glance_health.FIRST_RETRY_SECONDS
+        self.now += glance.FIRST_RETRY_SECONDS
         self.manager.update(self.ctxt, [])
         self.assertEqual(256 * 1024 * 1024,
                          os.path.getsize(self._base_file(big)))
@@ -205,5 +205,5 @@ class PassWithGlanceTestCase(test.TestCase):
         self.manager.update(self.ctxt, [])
 
         self.assertLess(time.monotonic() - started, 10)
-        self.assertEqual(1, self.manager.glance_health.failures)
+        self.assertEqual(1, self.manager.glance.health.failures)
         self.assertIn('Glance is unavailable', self.stdlog.logger.output)

@@ -106,7 +106,7 @@ class PrecachePassTestCase(base.PrecacheServersTestBase):
         base_file = self._base_file('compute1', critical)
         self.assertTrue(os.path.exists(base_file))
         self.useFixture(fixtures.MockPatch(
-            'nova_precache.imagecache._free_bytes',
+            'nova_precache.budget.free_bytes',
             side_effect=OSError('statvfs failed')))
 
         self.run_image_cache_pass('compute1')
@@ -157,7 +157,8 @@ class PrecachePassTestCase(base.PrecacheServersTestBase):
                 for i in (known, rare)]
         self.assertEqual(1, held.count(True))
         self.assertIn('1 left out by the budget', self.stdlog.logger.output)
-        cut = self.computes['compute1'].driver.image_cache_manager.cut
+        manager = self.computes['compute1'].driver.image_cache_manager
+        cut = manager.last_plan.cut
         [(entry, why)] = cut.left_out
         self.assertFalse(os.path.exists(
             self._base_file('compute1', entry.image_id)))
@@ -176,7 +177,8 @@ class PrecachePassTestCase(base.PrecacheServersTestBase):
 
         self.assertTrue(os.path.exists(self._base_file('compute1', first)))
         self.assertFalse(os.path.exists(self._base_file('compute1', second)))
-        cut = self.computes['compute1'].driver.image_cache_manager.cut
+        manager = self.computes['compute1'].driver.image_cache_manager
+        cut = manager.last_plan.cut
         [(entry, why)] = cut.left_out
         self.assertEqual(second, entry.image_id)
         self.assertIn('would exceed max_cache_gb', why)

@@ -95,7 +95,7 @@ class BackingFilesTestCase(test.NoDBTestCase):
         self.assertEqual(1, our_calls)
         # Root disk sizes in GiB by base file, for the resize targets.
         self.assertEqual({self.bases[0]: {1, 2}, self.bases[1]: {3},
-                          self.bases[2]: {1}}, ours.local_disks)
+                          self.bases[2]: {1}}, ours.root_sizes)
 
     def test_resize_source_disk_of_instance_not_listed_is_in_use(self):
         """The old disks a move to another host keeps here for a revert."""

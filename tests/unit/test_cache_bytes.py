@@ -23,6 +23,7 @@ import subprocess
 import fixtures
 from nova import test
 
+from nova_precache import budget
 from nova_precache import imagecache
 
 
@@ -43,10 +44,10 @@ class CacheBytesTestCase(test.NoDBTestCase):
 
     def test_counts_the_files_in_base(self):
         self._fill()
-        self.assertEqual(4 << 20, imagecache._cache_bytes(self.base))
+        self.assertEqual(4 << 20, budget.cache_bytes(self.base))
 
     def test_no_base_yet(self):
-        self.assertEqual(0, imagecache._cache_bytes(self.base))
+        self.assertEqual(0, budget.cache_bytes(self.base))
 
     def test_base_on_a_file_system_of_its_own(self):
         os.mkdir(self.base)
@@ -59,4 +60,4 @@ class CacheBytesTestCase(test.NoDBTestCase):
         self.addCleanup(subprocess.run, ['umount', self.base], check=True)
         self._fill()
         self.assertEqual(0, self.manager.get_disk_usage())
-        self.assertEqual(4 << 20, imagecache._cache_bytes(self.base))
+        self.assertEqual(4 << 20, budget.cache_bytes(self.base))

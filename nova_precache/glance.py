@@ -10,7 +10,12 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""Whether Glance answers, and when the pass may ask it again.
+"""What the pass asks Glance, and whether Glance answers.
+
+Glance is asked for an image's metadata once: the answer goes into the
+catalog, so a pass with nothing new makes no Glance call. Calls go as the
+Nova service user when ``[service_user]`` is configured (the periodic
+task's admin context carries no token).
 
 A pass meets a sick Glance (connection refused, 5xx, a hung or cut
 connection) as an error on its first call. It then stops calling Glance
@@ -32,7 +37,9 @@ from keystoneauth1 import exceptions as ksa_exc
 from oslo_log import log as logging
 import requests
 
+from nova import context as nova_context
 from nova import exception
+from nova.image import glance as nova_glance
 
 from nova_precache import conf
 
@@ -89,3 +96,70 @@ class GlanceHealth(object):
                      'pre-caching resumes', self.failures)
         self.failures = 0
         self._retry_at = 0.0
+
+
+class Glance(object):
+    """Glance's answers for one host's passes, with its health."""
+
+    def __init__(self, health=None):
+        self.health = health or GlanceHealth()
+        self.image_api = nova_glance.API()
+        # For what nova's image API leaves out of image metadata.
+        self.client = nova_glance.GlanceClientWrapper()
+        self._context = None
+
+    def context(self, context):
+        """The Nova service user's context if configured, else ``context``."""
+        if self._context is None:
+            try:
+                self._context = nova_context.get_nova_service_user_context()
+            except exception.InvalidConfiguration:
+                LOG.debug('[service_user] is not configured: talking to '
+                          'Glance with the periodic task\'s admin context')
+                self._context = context
+        return self._context
+
+    def learn(self, context, catalog, image_ids):
+        """Ask Glance for what the catalog lacks; True if anything learned."""
+        learned = False
+        for image_id in image_ids:
+            if catalog.metadata(image_id):
+                continue
+            if not self.health.available():
+                break
+            try:
+                meta = self.image_api.get(self.context(context), image_id)
+            except exception.ImageNotFound:
+                meta = {'status': 'not_found'}
+                LOG.warning('Image %s is not in Glance: it will not be '
+                            'fetched', image_id)
+            except Exception as e:
+                if is_outage(e):
+                    self.health.failed(e)
+                    break
+                LOG.warning('Cannot learn metadata of image %(image)s from '
+                            'Glance: %(error)s',
+                            {'image': image_id, 'error': e})
+                continue
+            self.health.succeeded()
+            if meta.get('status') != 'not_found':
+                meta = dict(meta, virtual_size=self._virtual_size(
+                    context, image_id))
+            catalog.learn(image_id, meta)
+            learned = True
+        return learned
+
+    def _virtual_size(self, context, image_id):
+        """Glance's virtual_size of an image, or None.
+
+        nova's image API drops it from the metadata; the budget needs it
+        to know what converting the image to raw will take.
+        """
+        try:
+            image = self.client.call(self.context(context), 2, 'get',
+                                     args=(image_id,))
+        except Exception as e:
+            LOG.debug('No virtual size for image %(image)s: %(error)s',
+                      {'image': image_id, 'error': e})
+            return None
+        return image.get('virtual_size')

@@ -19,7 +19,7 @@ from nova import test
 import requests
 
 from nova_precache import fetch
-from nova_precache import glance_health
+from nova_precache import glance
 
 
 class IsOutageTestCase(test.NoDBTestCase):
@@ -34,7 +34,7 @@ class IsOutageTestCase(test.NoDBTestCase):
                 glance_exc.HTTPInternalServerError(),
                 glance_exc.HTTPServiceUnavailable(),
                 glance_exc.HTTPBadGateway()):
-            self.assertTrue(glance_health.is_outage(error), error)
+            self.assertTrue(glance.is_outage(error), error)
 
     def test_about_one_image(self):
         for error in (
@@ -45,7 +45,7 @@ class IsOutageTestCase(test.NoDBTestCase):
                 fetch.ChecksumMismatch(image_id='i', algo='md5', path='p',
                                        actual='a', expected='b'),
                 OSError(errno.ENOSPC, 'No space left on device')):
-            self.assertFalse(glance_health.is_outage(error), error)
+            self.assertFalse(glance.is_outage(error), error)
 
 
 class GlanceHealthTestCase(test.NoDBTestCase):
@@ -53,7 +53,7 @@ class GlanceHealthTestCase(test.NoDBTestCase):
     def setUp(self):
         super().setUp()
         self.now = 1000.0
-        self.health = glance_health.GlanceHealth(clock=lambda: self.now)
+        self.health = glance.GlanceHealth(clock=lambda: self.now)
         self.flags(glance_retry_max_interval=300, group='precache')
 
     def _fail(self):
