@@ -84,13 +84,14 @@ class PrecacheApp(app.App):
 class _OneLineFormatter(logging.Formatter):
     """The message without its traceback: nova logs some with one."""
 
+    def formatException(self, ei):
+        return ''
+
+    def formatStack(self, stack_info):
+        return ''
+
     def format(self, record):
-        saved = record.exc_info, record.exc_text, record.stack_info
-        record.exc_info = record.exc_text = record.stack_info = None
-        try:
-            return super().format(record)
-        finally:
-            record.exc_info, record.exc_text, record.stack_info = saved
+        return super().format(record).rstrip('\n')
 
 
 def _version():
