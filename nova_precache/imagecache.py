@@ -83,7 +83,8 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
             conf.check(CONF)
         self.rankers = (ranking.load(CONF.precache.rankers)
                         if CONF.precache.enabled else [])
-        self.critical_images = critical.CriticalImages()
+        self.critical_images = critical.CriticalImages(
+            os.path.join(self.cache_dir, catalog.DIRNAME), self.lock_path)
         self.image_api = glance.API()
         # For what nova's image API leaves out of image metadata.
         self.glance_client = glance.GlanceClientWrapper()

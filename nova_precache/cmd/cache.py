@@ -78,7 +78,9 @@ class HostCache(object):
                    if d.name == 'disk' and d.virtual_size and
                    d.virtual_size % units.Gi == 0}
             for base, disks in self.disks.items()}
-        # A missing or unreadable list is logged, as nova-compute does.
+        # A missing or unreadable list is logged, as nova-compute does, and
+        # the last good list nova-compute kept is used, never written.
+        self.manager.critical_images.read_only = True
         self.critical = self.manager.critical_images.load(
             CONF.precache.critical_images_file)
 
