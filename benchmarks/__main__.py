@@ -18,6 +18,7 @@ by ``GLANCE_VENV`` (tox makes it); without one they are left out.
 
 import os
 
+from benchmarks import critical_list
 from benchmarks import fetch
 from benchmarks import pass_cost
 from benchmarks import simulation
@@ -34,6 +35,7 @@ def main():
         print('GLANCE_VENV not set: cases with a real glance-api left out')
         startup.run()
     pass_cost.run()
+    critical_list.run()
     simulation.run()
 
 

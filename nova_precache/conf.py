@@ -59,7 +59,18 @@ so on. An unknown name stops nova-compute at start-up.
         help="""
 File listing mission-critical images: one image UUID per line, optionally
 followed by a note; ``#`` starts a comment. Listed images are always cached
-and never aged out. Changes are picked up at the next pass.
+and never aged out. Changes are picked up at the next pass. A file that
+cannot be read, or in which no line names an image while some lines are
+malformed, keeps the last good list, which nova-compute keeps in
+``<instances_path>/_base/precache/`` so that it outlives a restart.
+
+Possible values:
+
+* The path of a regular file, or of a symlink to one, of at most 1 MiB:
+  UTF-8, a byte-order mark and CRLF line ends are taken; a note in another
+  encoding shows with replacement characters. An empty file, or one of
+  comments only, makes no image critical.
+* Unset: no image is critical.
 """),
     cfg.ListOpt('operator_projects',
         default=[],

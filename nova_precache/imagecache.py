@@ -58,7 +58,6 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
             conf.check(CONF)
         self.rankers = (ranking.load(CONF.precache.rankers)
                         if CONF.precache.enabled else [])
-        self.critical_images = critical.CriticalImages()
         self.glance = glance.Glance()
         self.catalog = None
         self._published = None
@@ -67,6 +66,8 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
         # there a catalog to plan with.
         self._in_pass = False
         super().__init__()
+        self.critical_images = critical.CriticalImages(
+            os.path.join(self.cache_dir, catalog.DIRNAME), self.lock_path)
         self.carrier = carrier.Carrier(self.cache_dir, self.lock_path,
                                        self.glance)
 

@@ -83,8 +83,11 @@ class HostCache(object):
                    if d.name == 'disk' and local_disks.root_gb(
                        d.virtual_size)}
             for base, disks in self.disks.items()}
-        # A missing or unreadable list is logged, as nova-compute does.
-        self.critical = critical.CriticalImages().load(
+        # A missing or unreadable list is logged, as nova-compute does, and
+        # the last good list nova-compute kept is used, never written.
+        self.critical = critical.CriticalImages(
+            os.path.join(self.cache_dir, catalog.DIRNAME), self.lock_path,
+            read_only=True).load(
             CONF.precache.critical_images_file)
 
     def plan(self, context, ask_glance):

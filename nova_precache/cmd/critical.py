@@ -13,7 +13,11 @@
 """``critical list | add | remove``: the critical images list, edited safely.
 
 The file is the one ``[precache] critical_images_file`` names in nova.conf,
-or ``--file``. nova-compute reads it again at its next pass.
+or ``--file``. nova-compute reads it again at its next pass. A file that
+cannot be read (missing, not a regular file, larger than
+``critical.MAX_BYTES``, not answering) is a configuration error, and so is
+one in which no line names an image while some are malformed (nova-compute
+keeps its last good list instead): one line, exit status 3.
 """
 
 import os
@@ -24,6 +28,7 @@ from cliff import lister
 from nova_precache import cmd
 from nova_precache import conf
 from nova_precache import critical
+from nova_precache import critical_edit
 
 CONF = conf.CONF
 
@@ -48,7 +53,7 @@ class _CriticalCommand(cmd.Command):
     def edit(self, change, *args):
         try:
             change(*args)
-        except critical.EditError as e:
+        except critical_edit.EditError as e:
             raise cmd.BadInput(str(e))
         except OSError as e:
             raise cmd.BadConfig('cannot edit %s: %s'
@@ -61,12 +66,17 @@ class List(_CriticalCommand, lister.Lister):
     def take_action(self, parsed_args):
         path = self.path(parsed_args)
         try:
-            with open(path, encoding='utf-8') as f:
-                images = critical.parse(path, f.read().splitlines())
-        except (OSError, UnicodeDecodeError) as e:
+            parsed = critical.parse(critical.read_bytes(path)[1])
+        except OSError as e:
             raise cmd.BadConfig('cannot read %s: %s'
-                                % (path, getattr(e, 'strerror', None) or e))
-        return ('Image ID', 'Note'), list(images.items())
+                                % (path, e.strerror or e))
+        if parsed.unusable:
+            number, problem, _ = next(p for p in parsed.problems if p[2])
+            raise cmd.BadConfig(
+                '%s: %s (line %d: %s); nova-compute keeps its last good list'
+                % (path, parsed.unusable, number, problem))
+        critical.log_problems(path, parsed)
+        return ('Image ID', 'Note'), list(parsed.images.items())
 
 
 class Add(_CriticalCommand, command.Command):
@@ -84,7 +94,8 @@ class Add(_CriticalCommand, command.Command):
         path = self.path(parsed_args)
         if not os.path.isdir(os.path.dirname(os.path.abspath(path))):
             raise cmd.BadConfig('the directory of %s does not exist' % path)
-        self.edit(critical.add, path, parsed_args.image_id, parsed_args.note)
+        self.edit(critical_edit.add, path, parsed_args.image_id,
+                  parsed_args.note)
         self.app.stdout.write('Added %s to %s\n'
                               % (parsed_args.image_id.lower(), path))
 
@@ -99,6 +110,6 @@ class Remove(_CriticalCommand, command.Command):
 
     def take_action(self, parsed_args):
         path = self.path(parsed_args)
-        self.edit(critical.remove, path, parsed_args.image_id)
+        self.edit(critical_edit.remove, path, parsed_args.image_id)
         self.app.stdout.write('Removed %s from %s\n'
                               % (parsed_args.image_id.lower(), path))

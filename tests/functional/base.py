@@ -210,13 +210,15 @@ class PrecacheServersTestBase(base.ServersTestBase):
     def _setup_compute_service(self):
         self.flags(compute_driver='precache.PrecacheLibvirtDriver')
 
-    def start_compute(self, hostname='compute1', **kwargs):
-        path = os.path.join(self.useFixture(fixtures.TempDir()).path,
-                            hostname)
-        os.makedirs(path)
-        self.instances_paths[hostname] = path
+    def start_compute(self, hostname='compute1', *args, **kwargs):
+        # A restart (nova's restart_compute_service) keeps the host's disk.
+        if hostname not in self.instances_paths:
+            path = os.path.join(self.useFixture(fixtures.TempDir()).path,
+                                hostname)
+            os.makedirs(path)
+            self.instances_paths[hostname] = path
         with self.as_host(hostname):
-            return super().start_compute(hostname=hostname, **kwargs)
+            return super().start_compute(hostname, *args, **kwargs)
 
     # What nova's computes do for a boot, a delete, a resize or cold
     # migration (source and destination), its confirm and revert, a stop,

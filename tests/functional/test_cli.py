@@ -18,6 +18,7 @@ to a keystone stub, and talks to Glance through nova's image API; this
 Glance does not check tokens and serves its public images.
 """
 
+import codecs
 import fcntl
 import hashlib
 import json
@@ -36,6 +37,8 @@ import testtools
 
 from nova.virt.libvirt import imagecache as nova_imagecache
 
+from nova_precache import critical
+from nova_precache import last_good
 from nova_precache import targets
 from tests.functional import glance_api
 from tests.functional import keystone_stub
@@ -170,6 +173,99 @@ class CriticalCommandTestCase(CommandLineTestCase):
         self.write_conf(precache={'critical_images_file': ''})
         result = self.precache('critical', 'list', expect=3)
         self.assertOneLineError(result, 'critical_images_file')
+
+    def read_bytes(self):
+        with open(self.critical, 'rb') as f:
+            return f.read()
+
+    def test_windows_file_listed_and_edited_byte_for_byte(self):
+        # As Notepad saves it: a byte-order mark, CRLF, and a note typed
+        # in Latin-1.
+        windows = (codecs.BOM_UTF8 + b'# billing\r\n' + self.OTHER.encode() +
+                   b'  caf\xe9\r\n')
+        with open(self.critical, 'wb') as f:
+            f.write(windows)
+        result = self.precache('critical', 'list', '-f', 'json')
+        self.assertEqual([{'Image ID': self.OTHER, 'Note': 'caf\ufffd'}],
+                         json.loads(result.stdout))
+        self.assertIn('critical-images:2: the line is not UTF-8: image %s '
+                      'is kept' % self.OTHER, result.stderr)
+
+        self.precache('critical', 'add', self.IMAGE, '--note', 'web')
+        added = windows + self.IMAGE.encode() + b'  web\r\n'
+        self.assertEqual(added, self.read_bytes())
+        self.assertOneLineError(
+            self.precache('critical', 'add', self.OTHER, expect=2),
+            'already listed', 'line 2')
+        self.precache('critical', 'remove', self.IMAGE)
+        self.assertEqual(windows, self.read_bytes())
+        self.precache('critical', 'remove', self.OTHER)
+        self.assertEqual(codecs.BOM_UTF8 + b'# billing\r\n',
+                         self.read_bytes())
+
+    def test_fifo_refused_at_once(self):
+        # Opened for reading, a FIFO with no writer would never answer.
+        os.mkfifo(self.critical)
+        for args in (('list',), ('remove', self.IMAGE)):
+            result = self.precache('critical', *args, expect=3)
+            self.assertOneLineError(result, self.critical,
+                                    'a FIFO, not a regular file')
+
+    def test_huge_file_refused(self):
+        huge = b'# ' + b'x' * (10 << 20) + b'\n'
+        with open(self.critical, 'wb') as f:
+            f.write(huge)
+        result = self.precache('critical', 'add', self.IMAGE, expect=3)
+        self.assertOneLineError(result, self.critical,
+                                'larger than 1048576 bytes')
+        self.assertEqual(huge, self.read_bytes())
+
+    def test_file_naming_no_image(self):
+        # PowerShell's "> file": UTF-16, in which no line is a UUID.
+        with open(self.critical, 'wb') as f:
+            f.write(codecs.BOM_UTF16_LE +
+                    ('%s\n' % self.OTHER).encode('utf-16-le'))
+        result = self.precache('critical', 'list', expect=3)
+        self.assertOneLineError(result, self.critical,
+                                'no line names an image',
+                                'nova-compute keeps its last good list')
+
+    def test_symlink_kept(self):
+        real = os.path.join(self.tmp, 'real-list')
+        with open(real, 'w') as f:
+            f.write('%s\n' % self.OTHER)
+        os.symlink(real, self.critical)
+        self.precache('critical', 'add', self.IMAGE)
+        self.assertTrue(os.path.islink(self.critical))
+        self.assertEqual([self.OTHER, self.IMAGE],
+                         [r['Image ID']
+                          for r in self.json('critical', 'list')])
+
+    def test_plan_uses_the_list_nova_compute_kept(self):
+        """plan and status read nova-compute's last good list, only."""
+        state_dir = os.path.join(self.instances, '_base', 'precache')
+        kept = os.path.join(state_dir, last_good.FILENAME)
+        os.makedirs(os.path.join(self.instances, '_base'))
+        self.precache('critical', 'add', self.IMAGE, '--note', 'db')
+        self.assertIn('in the critical list (db)',
+                      self.json('plan')[0]['Reasons'])
+        self.assertFalse(os.path.exists(state_dir))
+        # nova-compute reads the list (its own code, here) and keeps it.
+        critical.CriticalImages(
+            state_dir, os.path.join(self.instances, 'locks')).load(
+                self.critical)
+        before = os.stat(kept)
+        os.unlink(self.critical)
+        os.mkfifo(self.critical)
+
+        result = self.precache('plan', '-f', 'json')
+
+        [row] = json.loads(result.stdout)
+        self.assertEqual(self.IMAGE, row['Image ID'])
+        self.assertIn('in the critical list (db)', row['Reasons'])
+        self.assertIn('is not used: a FIFO, not a regular file. Keeping '
+                      'the last good list: 1 images', result.stderr)
+        self.assertEqual(before, os.stat(kept))
 
 
 class ConfigurationErrorTestCase(CommandLineTestCase):

@@ -17,6 +17,7 @@ options. Never an unhandled exception; a bad value is named in the
 message; what was good before stays in force.
 """
 
+import codecs
 import os
 import tempfile
 
@@ -32,10 +33,12 @@ from oslo_utils import uuidutils
 
 from nova_precache import conf
 from nova_precache import critical
+from nova_precache import critical_edit
 from nova_precache import imagecache
 from nova_precache.scheduler import weigher
 
 GOOD = '5f4c8c3e-0a4b-4c5e-9d59-0f3c1f0a8b1e'
+OTHER = '0b6c7a52-3b44-4b2f-8d0e-5a1e2c9d4f70'
 
 # Lines as an editor, a script or a cat on the keyboard may write them.
 uuids = st.uuids().map(str)
@@ -46,6 +49,19 @@ lines = st.one_of(
               st.text(max_size=20)),
     st.builds(lambda u: '# ' + u, uuids),
     st.builds(lambda u, cut: u[:cut], uuids, st.integers(0, 35)),
+)
+
+# Whole files as editors on any system may save them: any bytes, or lines
+# in an encoding, after a byte-order mark or not, with any line ending.
+files = st.one_of(
+    st.binary(max_size=400),
+    st.builds(
+        lambda bom, text_lines, encoding, ending: bom + ending.join(
+            text_lines).encode(encoding, 'replace'),
+        st.sampled_from([b'', codecs.BOM_UTF8]),
+        st.lists(lines, max_size=10),
+        st.sampled_from(['utf-8', 'latin-1', 'utf-16-le', 'cp1252']),
+        st.sampled_from(['\n', '\r\n', '\r'])),
 )
 
 # An option's value as a configuration file line may carry it.
@@ -69,46 +85,81 @@ class CriticalListTestCase(test.NoDBTestCase):
     @given(st.lists(lines, max_size=30))
     def test_parse_any_lines(self, text_lines):
         logged = self.useFixture(fixtures.FakeLogger('nova_precache'))
+        data = '\n'.join(text_lines).encode('utf-8', 'surrogatepass')
 
-        images = critical.parse('critical', text_lines)
+        parsed = critical.parse(data)
+        critical.log_problems('critical', parsed)
 
-        for image_id in images:
+        for image_id in parsed.images:
             self.assertTrue(uuidutils.is_uuid_like(image_id))
             self.assertEqual(image_id.lower(), image_id)
         # Every line that names something is taken or said to be skipped,
         # by its number.
-        for number, line in enumerate(text_lines, 1):
-            fields = line.split(None, 1)
+        for number, raw in enumerate(data.splitlines(), 1):
+            fields = critical.decode(number, raw)[0].split(None, 1)
             if not fields or fields[0].startswith('#'):
                 continue
-            if fields[0].lower() not in images:
+            if fields[0].lower() not in parsed.images:
                 self.assertIn('critical:%d:' % number, logged.output)
-        self.assertEqual(len(images), len(set(images)))
 
     @SETTINGS
-    @given(st.binary(max_size=400))
+    @given(files)
+    @example(data=b'\xef\xbb\xbf' + GOOD.encode() + b'  caf\xe9\r\n')
+    @example(data=b'\x00' * 64)
     def test_load_any_bytes_keeps_last_good_list(self, data):
         directory = self.useFixture(fixtures.TempDir()).path
         path = os.path.join(directory, 'critical')
         with open(path, 'w') as f:
-            f.write(GOOD + '\n')
+            f.write(OTHER + '\n')
         images = critical.CriticalImages()
-        self.assertEqual([GOOD], list(images.load(path)))
+        self.assertEqual([OTHER], list(images.load(path)))
         logged = self.useFixture(fixtures.FakeLogger('nova_precache'))
         with open(path, 'wb') as f:
             f.write(data)
 
         loaded = images.load(path)
 
-        try:
-            text = data.decode('utf-8')
-        except UnicodeDecodeError:
-            self.assertEqual([GOOD], list(loaded))
-            self.assertIn('Cannot read critical images file %s, keeping '
-                          'the 1 images read before' % path, logged.output)
+        parsed = critical.parse(data)
+        if parsed.unusable:
+            self.assertEqual([OTHER], list(loaded))
+            self.assertIn('Critical images file %s is not used: %s. Keeping '
+                          'the last good list: 1 images'
+                          % (path, parsed.unusable), logged.output)
         else:
-            self.assertEqual(critical.parse(path, text.splitlines()),
-                             loaded)
+            self.assertEqual(parsed.images, loaded)
+        for image_id, note in loaded.items():
+            self.assertTrue(note.isprintable(), repr(note))
+
+    # Each example writes the file twice, with fsync: fewer of them.
+    @settings(max_examples=50, deadline=None)
+    @given(files)
+    @example(data=b'\xef\xbb\xbf# x\r\n' + GOOD.encode() + b'\r\n')
+    def test_add_then_remove_gives_the_bytes_back(self, data):
+        directory = self.useFixture(fixtures.TempDir()).path
+        path = os.path.join(directory, 'critical')
+        with open(path, 'wb') as f:
+            f.write(data)
+        stripped = data[3:] if data.startswith(codecs.BOM_UTF8) else data
+        try:
+            critical_edit.add(path, OTHER)
+        except critical_edit.EditError as e:
+            # Only an image the file already lists is refused.
+            self.assertIn('already listed', str(e))
+            self.assertIn(OTHER, critical.parse(data).images)
+            return
+        with open(path, 'rb') as f:
+            added = f.read()
+        self.assertIn(OTHER, critical.parse(added).images)
+        if not stripped.splitlines():
+            return
+        # Every line as it was; the last one ends as the others do.
+        self.assertTrue(added.startswith(data.rstrip(b'\r\n')), added)
+        critical_edit.remove(path, OTHER)
+        with open(path, 'rb') as f:
+            removed = f.read()
+        if data.endswith((b'\n', b'\r')):
+            self.assertEqual(data, removed)
+        self.assertNotIn(OTHER, critical.parse(removed).images)
 
     @SETTINGS
     @given(st.text(max_size=40))
