@@ -56,6 +56,7 @@ from nova_precache import critical
 from nova_precache import fetch
 from nova_precache import glance_health
 from nova_precache import local_disks
+from nova_precache import notifications
 from nova_precache import ranking
 from nova_precache import stats
 from nova_precache import targets
@@ -132,6 +133,7 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
                  'waiting for Glance, %(left_out)d left out by the budget, '
                  '%(targets)d resize targets built, in %(seconds).2f s',
                  summary)
+        notifications.pass_end(CONF.host, summary)
 
     def _age_and_verify_cached_images(self, context, all_instances,
                                       base_dir):
@@ -462,6 +464,7 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
             outcomes[image_id] = 'failed: %s' % e
             LOG.error('Pre-caching image %(image)s failed: %(error)s',
                       {'image': image_id, 'error': e})
+            notifications.fetch_error(CONF.host, image_id, e)
             return 0
 
     def wanted_targets(self, cut):

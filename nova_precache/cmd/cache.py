@@ -38,6 +38,7 @@ from nova_precache.cmd import progress
 from nova_precache import conf
 from nova_precache import imagecache
 from nova_precache import local_disks
+from nova_precache import notifications
 from nova_precache import ranking
 from nova_precache import targets
 
@@ -227,6 +228,7 @@ class Run(cmd.Command, lister.Lister):
     """
 
     def take_action(self, parsed_args):
+        started = time.monotonic()
         if not CONF.precache.enabled:
             raise cmd.BadConfig('[precache] enabled is false: nova-compute '
                                 'would not keep what this run fetches')
@@ -247,6 +249,8 @@ class Run(cmd.Command, lister.Lister):
             summary = host.manager.carry_out(context, cut,
                                              prune_targets=False,
                                              wait_all=True)
+        notifications.pass_end(CONF.host, dict(
+            summary, seconds=time.monotonic() - started))
         outcomes = summary['outcomes']
         missing = [i for i in host.critical
                    if not os.path.exists(host.catalog.base_file(i))]
