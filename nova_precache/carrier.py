@@ -31,6 +31,7 @@ from nova_precache import conf
 from nova_precache import fetch
 from nova_precache import files
 from nova_precache import glance
+from nova_precache import notifications
 from nova_precache import planner
 from nova_precache import targets
 
@@ -173,6 +174,7 @@ class Carrier(object):
             outcomes[image_id] = 'failed: %s' % e
             LOG.error('Pre-caching image %(image)s failed: %(error)s',
                       {'image': image_id, 'error': e})
+            notifications.fetch_error(CONF.host, image_id, e)
             return 0
 
     def _build_targets(self, wanted, prune=True):

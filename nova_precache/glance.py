@@ -42,6 +42,7 @@ from nova import exception
 from nova.image import glance as nova_glance
 
 from nova_precache import conf
+from nova_precache import notifications
 
 LOG = logging.getLogger(__name__)
 CONF = conf.CONF
@@ -68,6 +69,7 @@ class GlanceHealth(object):
         self._clock = clock
         self.failures = 0
         self._retry_at = 0.0
+        self._down_since = None
 
     def available(self):
         """May the pass call Glance now?"""
@@ -79,6 +81,8 @@ class GlanceHealth(object):
                    CONF.precache.glance_retry_max_interval)
         self._retry_at = self._clock() + wait
         if self.failures == 1:
+            self._down_since = self._clock()
+            notifications.glance_unavailable(CONF.host, error)
             LOG.error('Glance is unavailable: %(error)s. Pre-caching stops '
                       'calling it and tries again in %(wait)d s at the '
                       'earliest, waiting longer after each failed try (at '
@@ -94,6 +98,8 @@ class GlanceHealth(object):
         if self.failures:
             LOG.info('Glance is available again after %d failed tries; '
                      'pre-caching resumes', self.failures)
+            notifications.glance_available(
+                CONF.host, self._clock() - self._down_since)
         self.failures = 0
         self._retry_at = 0.0
 

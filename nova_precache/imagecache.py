@@ -39,6 +39,7 @@ from nova_precache import conf
 from nova_precache import critical
 from nova_precache import glance
 from nova_precache import local_disks
+from nova_precache import notifications
 from nova_precache import planner
 from nova_precache import ranking
 from nova_precache import stats
@@ -111,6 +112,7 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
                  'waiting for Glance, %(left_out)d left out by the budget, '
                  '%(targets)d resize targets built, in %(seconds).2f s',
                  summary)
+        notifications.pass_end(CONF.host, summary)
 
     def _age_and_verify_cached_images(self, context, all_instances,
                                       base_dir):

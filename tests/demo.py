@@ -20,12 +20,15 @@ is nova's fake: there is no hypervisor here). The installed
 ``nova-precache`` command edits the critical list and shows each host's
 plan; nova's periodic image cache task does the pre-caching. Then Glance is
 killed, and a server of the critical image stops, starts and hard-reboots.
+Last, what the passes told the message bus: nova's versioned notifications,
+as nova's own NotificationFixture receives them.
 """
 
 # Patched as nova-compute is, before nova is imported.
 from tests import functional  # noqa: F401  isort:skip
 
 import collections
+import json
 import os
 import shutil
 import subprocess
@@ -87,6 +90,7 @@ class Demonstration(base.PrecacheServersTestBase):
             'max_images': 2,
             'operator_projects': [self.glance_api.project_id]}
         self.flags(group='precache', **self.precache_options)
+        self.flags(notification_format='versioned', group='notifications')
         for host in HOSTS:
             self.start_compute(host)
         self.follow_scheduler()
@@ -130,6 +134,17 @@ class Demonstration(base.PrecacheServersTestBase):
         for line in self.stdlog.logger.output[since:].splitlines():
             if 'Pre-caching pass:' in line:
                 say('  %s: %s', host, line.split('Pre-caching pass: ')[1])
+
+    def precache_events(self):
+        return [n for n in self.notifier.versioned_notifications
+                if n['event_type'].startswith('precache.')]
+
+    def show_events(self, events):
+        for n in events:
+            data = {k: round(v, 2) if isinstance(v, float) else v
+                    for k, v in n['payload']['nova_object.data'].items()}
+            say('  %s %s %s %s', n['event_type'], n['priority'],
+                n['publisher_id'], json.dumps(data))
 
     def weigh(self, image_id, root_gb=1):
         """nova's weighing of a boot of ``image_id``, ours alone and all."""
@@ -215,6 +230,8 @@ class Demonstration(base.PrecacheServersTestBase):
                     '%dG target' % g for g in sorted(s)) or 'no target')
                 for i, s in published.items()) or 'nothing')
 
+        release = self.glance_api.upload(data, name='billing-os-2')['id']
+        self.names[release] = 'billing-os-2'
         say('\n6. Glance is killed. The billing-os servers:')
         self.glance_api.kill()
         for server in servers:
@@ -234,6 +251,22 @@ class Demonstration(base.PrecacheServersTestBase):
             self.image_cache_pass(host)
         self.precache('compute1', 'status', '-c', 'File', '-c', 'Fate',
                       '-c', 'Why')
+
+        say('\n7. What the passes told the message bus, as nova\'s '
+            'versioned notifications ([notifications] notification_format '
+            '= versioned):')
+        say('  %s', ', '.join('%d %s' % (n, e) for e, n in sorted(
+            collections.Counter(n['event_type']
+                                for n in self.precache_events()).items())))
+        say('  With Glance still down, the operator pins billing-os-2, '
+            'uploaded just before; compute1\'s next pass sends:')
+        self.precache('compute1', 'critical', 'add', release)
+        since = len(self.precache_events())
+        self.image_cache_pass('compute1')
+        sent = self.precache_events()[since:]
+        self.assertEqual(['precache.glance.unavailable', 'precache.pass.end'],
+                         [n['event_type'] for n in sent])
+        self.show_events(sent)
 
         say('\nReport')
         say('  billing-os: cached on %d of 3 computes before any boot; its '

@@ -41,6 +41,7 @@ from nova_precache import conf
 from nova_precache import critical
 from nova_precache import glance
 from nova_precache import local_disks
+from nova_precache import notifications
 from nova_precache import planner
 from nova_precache import ranking
 from nova_precache import targets
@@ -241,6 +242,7 @@ class Run(cmd.Command, lister.Lister):
     """
 
     def take_action(self, parsed_args):
+        started = time.monotonic()
         if not CONF.precache.enabled:
             raise cmd.BadConfig('[precache] enabled is false: nova-compute '
                                 'would not keep what this run fetches')
@@ -263,6 +265,8 @@ class Run(cmd.Command, lister.Lister):
                 host.cache_dir, host.lock_path, host.glance).carry_out(
                     context, plan, host.catalog, host.root_sizes,
                     prune_targets=False, wait_all=True)
+        notifications.pass_end(CONF.host, dict(
+            summary, seconds=time.monotonic() - started))
         outcomes = summary['outcomes']
         missing = [i for i in host.critical
                    if not os.path.exists(host.catalog.base_file(i))]
