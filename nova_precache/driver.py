@@ -20,7 +20,14 @@ the resource tracker copies into ``ComputeNode.stats``, and records the
 images that spawns and nova's own pre-cache API (``POST
 /os-aggregates/{id}/images``) bring in, so that they are published at the
 next resource update.
+
+Its public methods keep ``ComputeDriver``'s signatures exactly: nova's
+compute manager calls them by keyword, and nova's own tests hold every
+driver to them. Recording is bookkeeping: when it fails, the spawn or
+download that nova finished still succeeds, and the failure is logged.
 """
+
+from oslo_log import log as logging
 
 from nova.virt.libvirt import driver as libvirt_driver
 
@@ -28,6 +35,7 @@ from nova_precache import conf
 from nova_precache import imagebackend
 from nova_precache import imagecache
 
+LOG = logging.getLogger(__name__)
 CONF = conf.CONF
 
 
@@ -44,14 +52,33 @@ class PrecacheLibvirtDriver(libvirt_driver.LibvirtDriver):
         data['stats'].update(self.image_cache_manager.published_stats())
         return data
 
-    def spawn(self, context, instance, image_meta, *args, **kwargs):
-        super().spawn(context, instance, image_meta, *args, **kwargs)
+    def spawn(self, context, instance, image_meta, injected_files,
+              admin_password, allocations, network_info=None,
+              block_device_info=None, power_on=True, accel_info=None):
+        super().spawn(context, instance, image_meta, injected_files,
+                      admin_password, allocations, network_info=network_info,
+                      block_device_info=block_device_info, power_on=power_on,
+                      accel_info=accel_info)
         if image_meta.obj_attr_is_set('id'):
             # Published at the next resource update, not at the next pass:
             # the scheduler can send the image's next boots here.
-            self.image_cache_manager.record(image_meta.id)
+            self._record(image_meta.id)
 
     def cache_image(self, context, image_id):
         cached = super().cache_image(context, image_id)
-        self.image_cache_manager.record(image_id)
+        self._record(image_id)
         return cached
+
+    def _record(self, image_id):
+        """Record an image nova has just cached, never failing nova's call.
+
+        By now the guest runs or the base file is in place: an error here
+        (a full disk, a read-only catalog directory) must not make nova
+        report a failed build or a failed pre-cache.
+        """
+        try:
+            self.image_cache_manager.record(image_id)
+        except Exception:
+            LOG.exception('Could not record image %s in the pre-cache '
+                          'catalog; it is published once a later pass or '
+                          'spawn records it', image_id)
