@@ -34,6 +34,7 @@ import collections
 import os
 import re
 import shutil
+import stat
 import tempfile
 import threading
 import time
@@ -60,7 +61,7 @@ Peer = collections.namedtuple('Peer', ['host', 'address'])
 PART = '.part'
 # What rsync writes before renaming to the .part file.
 _RSYNC_TMP = re.compile(r'^\.([0-9a-f]{40})\.part\.[A-Za-z0-9]{6}$')
-_WATCH_INTERVAL = 0.2
+_WATCH_INTERVAL = 0.05
 
 
 class PeerCopyFailed(exception.NovaException):
@@ -214,26 +215,28 @@ class _Watch(object):
 
 
 def _sizes(directory, wanted):
-    """Bytes in the entries of ``directory`` that ``wanted`` names.
+    """Bytes written to the files of ``directory`` that ``wanted`` names.
 
-    A directory counts with all it holds: ``copy_image`` copies
+    A directory counts with the files it holds: ``copy_image`` copies
     recursively, and a peer may have one where its base file should be.
+    A hole rsync skips takes no disk space, and counts once it is
+    written past.
     """
     total = 0
     for name in os.listdir(directory):
         if not wanted(name):
             continue
         path = os.path.join(directory, name)
-        try:
-            total += os.lstat(path).st_size
-        except FileNotFoundError:
-            continue
+        paths = [path]
         for parent, _, names in os.walk(path):
-            for child in names:
-                try:
-                    total += os.lstat(os.path.join(parent, child)).st_size
-                except FileNotFoundError:
-                    continue
+            paths += [os.path.join(parent, child) for child in names]
+        for each in paths:
+            try:
+                st = os.lstat(each)
+            except FileNotFoundError:
+                continue
+            if stat.S_ISREG(st.st_mode):
+                total += st.st_size
     return total
 
 
