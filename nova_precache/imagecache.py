@@ -56,6 +56,7 @@ from nova_precache import critical
 from nova_precache import fetch
 from nova_precache import glance_health
 from nova_precache import local_disks
+from nova_precache import peers
 from nova_precache import ranking
 from nova_precache import stats
 from nova_precache import targets
@@ -377,6 +378,7 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
             outcomes[entry.image_id] = (
                 WAITING if why == budget.NO_METADATA else 'left out: ' + why)
         fetch.remove_leftovers(self.cache_dir, self.lock_path)
+        peers.remove_leftovers(self.cache_dir, self.lock_path)
         new = [e.image_id for e in cut.fetch
                if e.image_id not in self._fetches.values()]
         if self.glance_health.available():

@@ -183,3 +183,21 @@ class FromGlanceToPeersTestCase(peer_hosts.PeerHosts, test.TestCase):
         self._pass('peer1', image_id)
         self.assertTrue(os.path.exists(self.base_file('here', image_id)))
         self.assertEqual(0, self.hosts.connections())
+
+    def test_the_pass_removes_what_copies_left(self):
+        gone = 'e' * 40
+        # A copy killed with rsync's temporary file; the digest file of a
+        # base file nova aged out.
+        rsync_tmp = os.path.join(self.base_dir('here'), '.%s.part.Ab12Cd'
+                                 % gone)
+        with open(rsync_tmp, 'wb') as f:
+            f.write(b'partial')
+        digest.record(self.base_dir('here'), gone, 'f' * 64, 1)
+        image_id = self.glance.upload(qemu_img.qcow2_image())['id']
+
+        self._pass('here', image_id)
+
+        self.assertEqual([], self.leftovers())
+        self.assertEqual(
+            [os.path.basename(self.base_file('here', image_id))],
+            os.listdir(digest.directory(self.base_dir('here'))))
