@@ -157,6 +157,13 @@ def _copy(address, base, expected):
               'base file')
     expected.check(part, sha256, size)
     os.chmod(part, 0o644)
+    # Durable before it is named a base file: scp and rsync do not sync,
+    # and after a crash a base file must not be torn.
+    fd = os.open(part, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
     # The digest first: a crash between the two leaves a digest file with
     # no base file, which the pass removes, never a base file without one.
     digest.record(cache_dir, base_name, sha256, size)
