@@ -86,7 +86,9 @@ def copy_from_peers(context, image_id, peers, meta=None, cache_dir=None,
         checked too where the base file is Glance's bytes unconverted.
     :returns: the host name of the peer whose copy is now the base file,
         or None if the base file was there already.
-    :raises: PeerCopyFailed naming every peer tried and why it failed.
+    :raises: PeerCopyFailed naming every peer tried and why it failed;
+        ImageUnacceptable if nothing here says what format the base file
+        must have (``disk_format`` unknown, no ``force_raw_images``).
     """
     cache_dir = cache_dir or base_dir()
     lock_path = lock_path or os.path.join(CONF.instances_path, 'locks')
@@ -178,6 +180,8 @@ def _transfer(remote, local, address, limit, written, what):
     """
     watch = _Watch(limit, written)
     try:
+        # Uncompressed: a raw disk's data is mostly incompressible, and
+        # compressing it costs more CPU than a datacenter network saves.
         libvirt_utils.copy_image(remote, local, host=address, receive=True,
                                  on_execute=watch.start,
                                  on_completion=watch.stop, compression=False)
