@@ -178,13 +178,17 @@ class Host(object):
         """
         if self.process is None or self.process.poll() is not None:
             return
+        # Listed while the sshd, not yet signalled, keeps the namespace
+        # (and so its number) from going to someone else.
+        pids = self._processes() if self.namespace is not None else []
         self.process.kill()
-        if self.namespace is not None:
-            for pid in self._processes():
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+        for pid in pids:
+            if pid == self.process.pid:
+                continue
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         self.process.wait()
 
     def connections(self):
