@@ -13,7 +13,8 @@
 """Run every benchmark: ``tox -e bench`` (``python -m benchmarks``).
 
 The cases that need a real glance-api take it from the virtualenv named
-by ``GLANCE_VENV`` (tox makes it); without one they are left out.
+by ``GLANCE_VENV`` (tox makes it); without one they are left out, and so
+is the peer copy without root and sshd (``tools/install-deps.sh``).
 """
 
 import os
@@ -21,6 +22,7 @@ import os
 from benchmarks import critical_list
 from benchmarks import fetch
 from benchmarks import pass_cost
+from benchmarks import peer_copy
 from benchmarks import simulation
 from benchmarks import startup
 from tests.functional import glance_api
@@ -31,6 +33,7 @@ def main():
         with glance_api.GlanceAPI() as glance:
             startup.run(glance=glance)
         fetch.run()
+        peer_copy.run()
     else:
         print('GLANCE_VENV not set: cases with a real glance-api left out')
         startup.run()

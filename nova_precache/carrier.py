@@ -32,6 +32,7 @@ from nova_precache import fetch
 from nova_precache import files
 from nova_precache import glance
 from nova_precache import notifications
+from nova_precache import peers
 from nova_precache import planner
 from nova_precache import targets
 
@@ -82,6 +83,7 @@ class Carrier(object):
             outcomes[entry.image_id] = (
                 WAITING if why == budget.NO_METADATA else 'left out: ' + why)
         fetch.remove_leftovers(self.cache_dir, self.lock_path)
+        peers.remove_leftovers(self.cache_dir, self.lock_path)
         new = [e.image_id for e in cut.fetch
                if e.image_id not in self._fetches.values()]
         if self.glance.health.available():

@@ -19,7 +19,9 @@ the external lock that nova's image backend takes for the same base file,
 so a spawn and a pre-fetch of one image never download it twice nor see a
 half-written file. glanceclient checks the downloaded bytes against
 Glance's ``os_hash_value`` (or ``checksum``); when the base file holds
-those bytes unconverted, they are checked again on disk.
+those bytes unconverted, they are checked again on disk. The base file's
+SHA-256 is recorded then (``nova_precache.digest``), in the same read, so
+that peers can check a copy of it.
 """
 
 import hashlib
@@ -32,6 +34,7 @@ from nova import exception
 from nova import utils
 from nova.virt import images
 
+from nova_precache import digest
 from nova_precache import files
 
 LOG = logging.getLogger(__name__)
@@ -59,25 +62,32 @@ def _file_digest(path, algo):
     return digest.hexdigest()
 
 
-def verify(image_id, path, meta):
+def _glance_hash(meta):
+    """(algorithm, hex digest) of Glance's bytes, or None."""
+    if meta.get('os_hash_algo') and meta.get('os_hash_value'):
+        return meta['os_hash_algo'], meta['os_hash_value']
+    if meta.get('checksum'):
+        return 'md5', meta['checksum']
+    return None
+
+
+def verify(image_id, path, meta, digests=None):
     """Raise SizeMismatch or ChecksumMismatch if ``path`` is not Glance's.
 
     Only meaningful when the base file was not converted: a converted raw
     file differs from Glance's bytes by design. The size is checked first:
     an image Glance has no hash for (uploaded by an old Glance) is still
     refused when the download brought more, or fewer, bytes than it has.
+    ``digests`` ({algorithm: hex}) are the file's, if already computed.
     """
     size = meta.get('size')
     if isinstance(size, int) and os.path.getsize(path) != size:
         raise SizeMismatch(image_id=image_id, path=path,
                            actual=os.path.getsize(path), expected=size)
-    if meta.get('os_hash_algo') and meta.get('os_hash_value'):
-        algo, expected = meta['os_hash_algo'], meta['os_hash_value']
-    elif meta.get('checksum'):
-        algo, expected = 'md5', meta['checksum']
-    else:
+    if _glance_hash(meta) is None:
         return
-    actual = _file_digest(path, algo)
+    algo, expected = _glance_hash(meta)
+    actual = (digests or {}).get(algo) or _file_digest(path, algo)
     if actual != expected:
         raise ChecksumMismatch(image_id=image_id, algo=algo, path=path,
                                actual=actual, expected=expected)
@@ -102,15 +112,43 @@ def fetch(context, image_id, path, lock_path, meta, verify_on_disk):
                          leftover)
                 os.unlink(leftover)
         images.fetch_to_raw(context, image_id, path)
+        sums = _digests(path, meta, verify_on_disk)
         if verify_on_disk:
             try:
-                verify(image_id, path, meta)
+                verify(image_id, path, meta, sums)
             except (ChecksumMismatch, SizeMismatch):
                 os.unlink(path)
                 raise
+        _record_digest(path, sums)
         return True
 
     return _locked_fetch()
+
+
+def _digests(path, meta, verify_on_disk):
+    """The base file's digests, Glance's with ours, in one read; or {}."""
+    algorithms = [digest.ALGORITHM]
+    if verify_on_disk and _glance_hash(meta):
+        algorithms.append(_glance_hash(meta)[0])
+    try:
+        return digest.compute(path, algorithms)
+    except OSError as e:
+        LOG.warning('Cannot read base file %(path)s for its digest: '
+                    '%(error)s', {'path': path, 'error': e})
+        return {}
+
+
+def _record_digest(path, sums):
+    """Record what peers check a copy of the base file against."""
+    if digest.ALGORITHM not in sums:
+        return
+    try:
+        digest.record(os.path.dirname(path), os.path.basename(path),
+                      sums[digest.ALGORITHM], os.path.getsize(path))
+    except OSError as e:
+        LOG.warning('Cannot record the digest of base file %(path)s, so '
+                    'no peer can copy it from here: %(error)s',
+                    {'path': path, 'error': e})
 
 
 def remove_leftovers(cache_dir, lock_path):

@@ -32,6 +32,7 @@ from nova.virt import images
 from nova.virt.libvirt import imagebackend
 
 from nova_precache import conf
+from nova_precache import peer_fallback
 from nova_precache import targets
 
 LOG = logging.getLogger(__name__)
@@ -43,11 +44,14 @@ class Qcow2(imagebackend.Qcow2):
 
     Falls back to nova's own path for everything else: no target of that
     size, preallocation, rescue disks, or a base file that fails nova's
-    safety check (nova's path then raises its usual error).
+    safety check (nova's path then raises its usual error). A base file
+    that Glance cannot give while it is down may come from a peer
+    (``nova_precache.peer_fallback``).
     """
 
     def cache(self, fetch_func, filename, size=None, safe=False, *args,
               **kwargs):
+        fetch_func = peer_fallback.wrap(fetch_func, kwargs)
         if not (CONF.precache.enabled and size and size % units.Gi == 0 and
                 not self.preallocate and not self.exists() and
                 self._clone(filename, size // units.Gi)):
