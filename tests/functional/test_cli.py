@@ -254,7 +254,8 @@ class CriticalCommandTestCase(CommandLineTestCase):
         critical.CriticalImages(
             state_dir, os.path.join(self.instances, 'locks')).load(
                 self.critical)
-        before = os.stat(kept)
+        with open(kept, 'rb') as f:
+            before = f.read(), os.stat(kept).st_mtime_ns
         os.unlink(self.critical)
         os.mkfifo(self.critical)
 
@@ -265,7 +266,8 @@ class CriticalCommandTestCase(CommandLineTestCase):
         self.assertIn('in the critical list (db)', row['Reasons'])
         self.assertIn('is not used: a FIFO, not a regular file. Keeping '
                       'the last good list: 1 images', result.stderr)
-        self.assertEqual(before, os.stat(kept))
+        with open(kept, 'rb') as f:
+            self.assertEqual(before, (f.read(), os.stat(kept).st_mtime_ns))
 
 
 class ConfigurationErrorTestCase(CommandLineTestCase):
