@@ -32,6 +32,7 @@ from nova.virt import images
 
 from nova_precache import conf
 from nova_precache import digest
+from nova_precache import fetch
 
 CONF = conf.CONF
 
@@ -63,17 +64,11 @@ class Expected(object):
                        'the format of its base file')
         # Whether the base file holds Glance's bytes, or nova's raw
         # conversion of them (disk_format unknown: one or the other, raw).
-        self.unconverted = (self.disk_format == 'raw' or
-                            not CONF.force_raw_images)
+        self.unconverted = fetch.unconverted(meta)
         size = meta.get('size' if self.unconverted else 'virtual_size')
         self.size = size if type(size) is int else None
-        self.glance_hash = None
-        if self.unconverted:
-            if meta.get('os_hash_algo') and meta.get('os_hash_value'):
-                self.glance_hash = (meta['os_hash_algo'],
-                                    meta['os_hash_value'])
-            elif meta.get('checksum'):
-                self.glance_hash = ('md5', meta['checksum'])
+        self.glance_hash = (fetch.glance_hash(meta) if self.unconverted
+                            else None)
 
     def check_size(self, size):
         if self.size is not None and size != self.size:

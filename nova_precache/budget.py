@@ -32,6 +32,7 @@ import stat
 from oslo_utils import units
 
 from nova_precache import conf
+from nova_precache import fetch
 
 CONF = conf.CONF
 
@@ -110,8 +111,7 @@ def space_needed(meta):
     if not isinstance(size, int):
         return None
     virtual_size = meta.get('virtual_size')
-    if (CONF.force_raw_images and meta.get('disk_format') != 'raw' and
-            isinstance(virtual_size, int)):
+    if not fetch.unconverted(meta) and isinstance(virtual_size, int):
         return size + virtual_size
     return size
 

@@ -119,11 +119,9 @@ class Carrier(object):
         LOG.info('Pre-caching image %(image)s (%(size)s bytes)',
                  {'image': image_id, 'size': meta.get('size')})
         catalog.record(image_id)
-        unconverted = (meta.get('disk_format') == 'raw' or
-                       not CONF.force_raw_images)
         return fetch.fetch(self.glance.context(context), image_id,
                            catalog.base_file(image_id), self.lock_path,
-                           meta, verify_on_disk=unconverted)
+                           meta, verify_on_disk=fetch.unconverted(meta))
 
     def _wait(self, catalog, outcomes, wait_all=False):
         """Wait at most ``[glance] timeout`` s for the fetches; their bytes.

@@ -23,6 +23,7 @@ and rebuilt from the next passes.
 
 import json
 import os
+import re
 
 from oslo_log import log as logging
 from oslo_utils import timeutils
@@ -38,6 +39,7 @@ DIRNAME = 'precache'
 FILENAME = 'catalog.json'
 _TMP_PREFIX = '.catalog.'
 _LOCK = 'precache-catalog'
+_TMP = re.compile(re.escape(_TMP_PREFIX))
 # The image metadata worth keeping: what ranking, budget and checks use.
 FIELDS = ('name', 'size', 'virtual_size', 'owner', 'disk_format',
           'container_format', 'checksum', 'os_hash_algo', 'os_hash_value',
@@ -111,9 +113,8 @@ class Catalog(object):
         """
         directory = os.path.dirname(self.path)
         # Each under the lock, so never a save under way.
-        files.remove_leftovers(
-            directory, lambda name: _LOCK if name.startswith(_TMP_PREFIX)
-            else None, self.lock_path, 'an interrupted catalog save')
+        files.remove_leftovers(directory, _TMP, self.lock_path,
+                               'an interrupted catalog save', lock_name=_LOCK)
 
         @utils.synchronized(_LOCK, external=True, lock_path=self.lock_path)
         def _save():

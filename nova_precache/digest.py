@@ -138,7 +138,7 @@ def remove_leftovers(cache_dir, lock_path):
     is no one's.
     """
     files.remove_leftovers(
-        directory(cache_dir), lambda name: _match(_TMP, name), lock_path,
+        directory(cache_dir), _TMP, lock_path,
         'an interrupted write', blocking=False)
     try:
         names = os.listdir(directory(cache_dir))

@@ -24,7 +24,6 @@ SHA-256 is recorded then (``nova_precache.digest``), in the same read, so
 that peers can check a copy of it.
 """
 
-import hashlib
 import os
 import re
 
@@ -34,14 +33,15 @@ from nova import exception
 from nova import utils
 from nova.virt import images
 
+from nova_precache import conf
 from nova_precache import digest
 from nova_precache import files
 
 LOG = logging.getLogger(__name__)
+CONF = conf.CONF
 
 _LEFTOVERS = ('.part', '.converted')
 _LEFTOVER = re.compile(r'^([0-9a-f]{40})(\.part|\.converted)$')
-_CHUNK = 1024 * 1024
 
 
 class ChecksumMismatch(exception.NovaException):
@@ -54,15 +54,16 @@ class SizeMismatch(exception.NovaException):
                'says the image has %(expected)d')
 
 
-def _file_digest(path, algo):
-    digest = hashlib.new(algo)
-    with open(path, 'rb') as f:
-        for chunk in iter(lambda: f.read(_CHUNK), b''):
-            digest.update(chunk)
-    return digest.hexdigest()
+def unconverted(meta):
+    """Whether the image's base file holds Glance's bytes as they are.
+
+    nova converts to raw only with ``force_raw_images``, and a raw image
+    needs no conversion.
+    """
+    return meta.get('disk_format') == 'raw' or not CONF.force_raw_images
 
 
-def _glance_hash(meta):
+def glance_hash(meta):
     """(algorithm, hex digest) of Glance's bytes, or None."""
     if meta.get('os_hash_algo') and meta.get('os_hash_value'):
         return meta['os_hash_algo'], meta['os_hash_value']
@@ -84,10 +85,11 @@ def verify(image_id, path, meta, digests=None):
     if isinstance(size, int) and os.path.getsize(path) != size:
         raise SizeMismatch(image_id=image_id, path=path,
                            actual=os.path.getsize(path), expected=size)
-    if _glance_hash(meta) is None:
+    expected_hash = glance_hash(meta)
+    if expected_hash is None:
         return
-    algo, expected = _glance_hash(meta)
-    actual = (digests or {}).get(algo) or _file_digest(path, algo)
+    algo, expected = expected_hash
+    actual = (digests or {}).get(algo) or digest.compute(path, [algo])[algo]
     if actual != expected:
         raise ChecksumMismatch(image_id=image_id, algo=algo, path=path,
                                actual=actual, expected=expected)
@@ -128,8 +130,9 @@ def fetch(context, image_id, path, lock_path, meta, verify_on_disk):
 def _digests(path, meta, verify_on_disk):
     """The base file's digests, Glance's with ours, in one read; or {}."""
     algorithms = [digest.ALGORITHM]
-    if verify_on_disk and _glance_hash(meta):
-        algorithms.append(_glance_hash(meta)[0])
+    expected_hash = glance_hash(meta)
+    if verify_on_disk and expected_hash:
+        algorithms.append(expected_hash[0])
     try:
         return digest.compute(path, algorithms)
     except OSError as e:
@@ -160,9 +163,5 @@ def remove_leftovers(cache_dir, lock_path):
     base file's lock is taken is a download under way (ours or a spawn's),
     left alone without waiting for it.
     """
-    def _lock(name):
-        match = _LEFTOVER.match(name)
-        return match.group(1) if match else None
-
-    files.remove_leftovers(cache_dir, _lock, lock_path,
+    files.remove_leftovers(cache_dir, _LEFTOVER, lock_path,
                            'an interrupted download', blocking=False)

@@ -56,11 +56,13 @@ def replace(path, data, prefix, like=None, mode=0o644):
         raise
 
 
-def remove_leftovers(directory, match, lock_path, what, blocking=True):
+def remove_leftovers(directory, pattern, lock_path, what, blocking=True,
+                     lock_name=None):
     """Remove the files of ``directory`` a crash left behind.
 
-    :param match: name -> the lock name that guards the file (its base
-        file's), or None for a file that is not a leftover.
+    :param pattern: compiled regular expression that the names of such
+        files match; its first group names the lock that guards the file
+        (its base file's), unless ``lock_name`` is given.
     :param what: how the log says they came to be left, e.g. "an
         interrupted download".
     :param blocking: wait for a lock held by someone else; if False, a
@@ -71,13 +73,13 @@ def remove_leftovers(directory, match, lock_path, what, blocking=True):
     except FileNotFoundError:
         return
     for name in names:
-        lock_name = match(name)
-        if lock_name is None:
+        match = pattern.match(name)
+        if match is None:
             continue
         leftover = os.path.join(directory, name)
 
-        @utils.synchronized(lock_name, external=True, lock_path=lock_path,
-                            blocking=blocking)
+        @utils.synchronized(lock_name or match.group(1), external=True,
+                            lock_path=lock_path, blocking=blocking)
         def _locked_remove():
             if os.path.exists(leftover):
                 LOG.info('Removing %(path)s left by %(what)s',

@@ -23,6 +23,7 @@ corrupt one is logged and ignored.
 
 import json
 import os
+import re
 
 from oslo_log import log as logging
 
@@ -35,6 +36,7 @@ LOG = logging.getLogger(__name__)
 FILENAME = 'critical-images.json'
 _TMP_PREFIX = '.critical-images.'
 _LOCK = 'precache-critical-images'
+_TMP = re.compile(re.escape(_TMP_PREFIX))
 
 
 def record(source, read_at, images):
@@ -74,9 +76,9 @@ def write(state_dir, lock_path, kept):
     if not os.path.isdir(os.path.dirname(state_dir)):
         return False
     os.makedirs(state_dir, exist_ok=True)
-    files.remove_leftovers(
-        state_dir, lambda n: _LOCK if n.startswith(_TMP_PREFIX) else None,
-        lock_path, 'an interrupted save of the critical list')
+    files.remove_leftovers(state_dir, _TMP, lock_path,
+                           'an interrupted save of the critical list',
+                           lock_name=_LOCK)
 
     @utils.synchronized(_LOCK, external=True, lock_path=lock_path)
     def _write():

@@ -293,6 +293,6 @@ def remove_leftovers(cache_dir, lock_path):
     and digest files whose base file nova has removed, go here. A copy
     under way holds its base file's lock and is left alone.
     """
-    files.remove_leftovers(cache_dir, _rsync_tmp_of, lock_path,
+    files.remove_leftovers(cache_dir, _RSYNC_TMP, lock_path,
                            'an interrupted peer copy', blocking=False)
     digest.remove_leftovers(cache_dir, lock_path)

@@ -142,12 +142,7 @@ def prune(cache_dir, wanted, lock_path):
                 return 0
 
             removed += _locked_prune()
-    files.remove_leftovers(directory(cache_dir), _leftover_lock, lock_path,
+    # Under the base file's lock no build of it is under way.
+    files.remove_leftovers(directory(cache_dir), _LEFTOVER, lock_path,
                            'an interrupted target build')
     return removed
-
-
-def _leftover_lock(name):
-    # Under the base file's lock no build of it is under way.
-    match = _LEFTOVER.match(name)
-    return match.group(1) if match else None
