@@ -37,6 +37,7 @@ import fixtures
 from nova.compute import manager as compute_manager
 from nova import conf
 from nova import context as nova_context
+from nova import exception
 from nova.tests import fixtures as nova_fixtures
 from nova.tests.functional.libvirt import base
 from nova.virt.libvirt import driver as libvirt_driver
@@ -275,6 +276,14 @@ class PrecacheServersTestBase(base.ServersTestBase):
         meta.update(disk_format=disk_format, container_format='bare',
                     size=len(data), visibility='public', properties={})
         return self.glance.create(self.ctxt, meta, data=io.BytesIO(data))
+
+    def glance_down(self):
+        """Every image call of the harness's Glance fails from now on."""
+        down = exception.GlanceConnectionFailed(server='glance',
+                                                reason='down')
+        for call in ('show', 'download', 'detail'):
+            self.useFixture(fixtures.MockPatchObject(
+                self.glance, call, side_effect=down))
 
     def boot(self, hostname, image_id, **kwargs):
         with self.as_host(hostname):

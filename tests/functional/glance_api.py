@@ -393,6 +393,19 @@ class GlanceAPI(fixtures.Fixture):
         for group, options in self.nova_flags().items():
             flags(group=group, **options)
 
+    def serve_nova_service_user(self, test):
+        """Make nova's calls as its service user reach this Glance.
+
+        What a compute's periodic pass uses: [glance] pointed here, no
+        retries (a test of a Glance outage need not wait for them), and
+        the service user's context one this Glance accepts.
+        """
+        self.configure_nova(test.flags)
+        test.flags(num_retries=0, group='glance')
+        test.useFixture(fixtures.MockPatch(
+            'nova.context.get_nova_service_user_context',
+            return_value=self.nova_context()))
+
     def replace_harness_glance(self, test):
         """Make nova's functional harness use this Glance.
 

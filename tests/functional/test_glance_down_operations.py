@@ -21,7 +21,6 @@ the instance disk's whole backing chain (``qemu-img info
 import os
 
 import fixtures
-from nova import exception
 from nova.tests.functional.api import client
 from nova import utils
 
@@ -51,13 +50,6 @@ class GlanceDownOperationsTestCase(base.PrecacheServersTestBase):
             self.run_image_cache_pass(host)
         self.server = self.boot('compute1', self.image)
 
-    def _glance_down(self):
-        down = exception.GlanceConnectionFailed(server='glance',
-                                                reason='down')
-        for call in ('show', 'download', 'detail'):
-            self.useFixture(fixtures.MockPatchObject(
-                self.glance, call, side_effect=down))
-
     def _compute1_fails(self):
         self.computes['compute1'].stop()
         with utils.temporary_mutation(self.admin_api, microversion='2.11'):
@@ -72,7 +64,7 @@ class GlanceDownOperationsTestCase(base.PrecacheServersTestBase):
             self.assertTrue(os.path.exists(layer), layer)
 
     def test_stop_start_hard_reboot_and_passes(self):
-        self._glance_down()
+        self.glance_down()
         with self.as_host('compute1'):
             self._stop_server(self.server)
             self._start_server(self.server)
@@ -88,7 +80,7 @@ class GlanceDownOperationsTestCase(base.PrecacheServersTestBase):
                 if os.path.isfile(os.path.join(self.base_dir(host), f))]))
 
     def test_evacuate_to_host_holding_the_image(self):
-        self._glance_down()
+        self.glance_down()
         self._compute1_fails()
 
         with self.as_host('compute2'):
@@ -101,7 +93,7 @@ class GlanceDownOperationsTestCase(base.PrecacheServersTestBase):
     def test_evacuate_to_host_without_the_image_needs_glance(self):
         """The control: what pre-caching spares a host."""
         self.start_compute('compute3')
-        self._glance_down()
+        self.glance_down()
         self._compute1_fails()
 
         # The harness runs the rebuild within the API call, so the

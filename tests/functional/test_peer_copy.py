@@ -21,7 +21,6 @@ import filecmp
 import hashlib
 import os
 
-import fixtures
 from nova import context as nova_context
 from nova import test
 from nova.tests import fixtures as nova_fixtures
@@ -130,11 +129,7 @@ class FromGlanceToPeersTestCase(peer_hosts.PeerHosts, test.TestCase):
         super().setUp()
         self.useFixture(nova_fixtures.PrivsepFixture())
         self.glance = self.useFixture(glance_api.GlanceAPI())
-        self.glance.configure_nova(self.flags)
-        self.flags(num_retries=0, group='glance')
-        self.useFixture(fixtures.MockPatch(
-            'nova.context.get_nova_service_user_context',
-            return_value=self.glance.nova_context()))
+        self.glance.serve_nova_service_user(self)
         self.critical = os.path.join(self.dirs['here'], 'critical-images')
         self.flags(enabled=True, critical_images_file=self.critical,
                    min_free_disk_gb=0, group='precache')

@@ -25,7 +25,6 @@ import filecmp
 import os
 
 import fixtures
-from nova import exception
 from nova.tests.functional.api import client
 from nova import utils
 from oslo_config import cfg
@@ -88,13 +87,6 @@ class EvacuateFromPeerTestCase(base.PrecacheServersTestBase):
             finally:
                 CONF.set_override('my_ip', saved)
 
-    def _glance_down(self):
-        down = exception.GlanceConnectionFailed(server='glance',
-                                                reason='down')
-        for call in ('show', 'download', 'detail'):
-            self.useFixture(fixtures.MockPatchObject(
-                self.glance, call, side_effect=down))
-
     def _compute1_fails(self):
         self.computes['compute1'].stop()
         self.hosts['compute1'].kill()
@@ -109,7 +101,7 @@ class EvacuateFromPeerTestCase(base.PrecacheServersTestBase):
                 expected_host='compute3', expected_state='ACTIVE')
 
     def test_evacuate_with_glance_down_copies_from_a_peer(self):
-        self._glance_down()
+        self.glance_down()
         self._compute1_fails()
 
         server = self._evacuate_to_compute3()
@@ -142,7 +134,7 @@ class EvacuateFromPeerTestCase(base.PrecacheServersTestBase):
 
     def test_without_peer_fetch_nova_fails_as_before(self):
         self.flags(peer_fetch=False, group='precache')
-        self._glance_down()
+        self.glance_down()
         self._compute1_fails()
         asked = self.hosts.connections()
 

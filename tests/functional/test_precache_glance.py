@@ -44,11 +44,7 @@ class PassWithGlanceTestCase(test.TestCase):
         super().setUp()
         self.useFixture(nova_fixtures.PrivsepFixture())
         self.glance = self.useFixture(glance_api.GlanceAPI())
-        self.glance.configure_nova(self.flags)
-        self.flags(num_retries=0, group='glance')
-        self.useFixture(fixtures.MockPatch(
-            'nova.context.get_nova_service_user_context',
-            return_value=self.glance.nova_context()))
+        self.glance.serve_nova_service_user(self)
         self.instances = self.useFixture(fixtures.TempDir()).path
         self.critical = os.path.join(self.instances, 'critical-images')
         self.flags(instances_path=self.instances)
