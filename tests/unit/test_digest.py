@@ -12,13 +12,13 @@
 
 import hashlib
 import os
-import threading
 
 import fixtures
 from nova import test
-from nova import utils
 
 from nova_precache import digest
+
+from tests import locks
 
 BASE = 'a' * 40
 DATA = os.urandom(3 * 1024 * 1024 + 7)
@@ -98,24 +98,11 @@ class DigestFileTestCase(test.NoDBTestCase):
 
     def test_leftovers_leave_a_digest_being_written(self):
         digest.record(self.cache_dir, BASE, 'f' * 64, 4)
-        holding, release = threading.Event(), threading.Event()
-
         # A fetch or a copy of the base file holds its lock: it is about
         # to rename the base file into place.
-        @utils.synchronized(BASE, external=True, lock_path=self.lock_path)
-        def copying():
-            holding.set()
-            release.wait()
-
-        thread = threading.Thread(target=copying)
-        thread.start()
-        holding.wait()
-        try:
+        with locks.held_elsewhere(BASE, self.lock_path):
             digest.remove_leftovers(self.cache_dir, self.lock_path)
             self.assertIsNotNone(digest.recorded(self.cache_dir, BASE))
-        finally:
-            release.set()
-            thread.join()
 
     def test_leftovers_without_a_directory(self):
         digest.remove_leftovers(os.path.join(self.cache_dir, 'none'),

@@ -12,13 +12,13 @@
 
 import hashlib
 import os
-import threading
 
 import fixtures
 from nova import test
-from nova import utils
 
 from nova_precache import fetch
+
+from tests import locks
 
 DATA = os.urandom(3 * 1024 * 1024 + 7)
 
@@ -85,21 +85,7 @@ class LeftoversTestCase(test.NoDBTestCase):
 
     def test_leaves_download_under_way_without_waiting(self):
         downloading = self._file('d' * 40 + '.part')
-        holding, release = threading.Event(), threading.Event()
-
         # A download (a spawn's, say) holds the base file's lock.
-        @utils.synchronized('d' * 40, external=True,
-                            lock_path=self.lock_path)
-        def download():
-            holding.set()
-            release.wait()
-
-        thread = threading.Thread(target=download)
-        thread.start()
-        holding.wait()
-        try:
+        with locks.held_elsewhere('d' * 40, self.lock_path):
             fetch.remove_leftovers(self.cache_dir, self.lock_path)
             self.assertTrue(os.path.exists(downloading))
-        finally:
-            release.set()
-            thread.join()

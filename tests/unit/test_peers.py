@@ -17,15 +17,15 @@ tests/faults/test_hostile_peers.py.
 """
 
 import os
-import threading
 
 import fixtures
 from nova import exception
 from nova import test
-from nova import utils
 
 from nova_precache import digest
 from nova_precache import peers
+
+from tests import locks
 
 IMAGE = '9a4be0c1-1f3e-4d1c-b8a7-2c6e5d4f3a21'
 
@@ -74,20 +74,6 @@ class PeersTestCase(test.NoDBTestCase):
 
     def test_leftovers_leave_a_copy_under_way(self):
         copying = self._file('.%s.part.Xy12Ab' % ('d' * 40))
-        holding, release = threading.Event(), threading.Event()
-
-        @utils.synchronized('d' * 40, external=True,
-                            lock_path=self.lock_path)
-        def copy():
-            holding.set()
-            release.wait()
-
-        thread = threading.Thread(target=copy)
-        thread.start()
-        holding.wait()
-        try:
+        with locks.held_elsewhere('d' * 40, self.lock_path):
             peers.remove_leftovers(self.cache_dir, self.lock_path)
             self.assertTrue(os.path.exists(copying))
-        finally:
-            release.set()
-            thread.join()
