@@ -37,6 +37,7 @@ from nova_precache import carrier
 from nova_precache import catalog
 from nova_precache import conf
 from nova_precache import critical
+from nova_precache import discovery
 from nova_precache import glance
 from nova_precache import local_disks
 from nova_precache import notifications
@@ -60,6 +61,7 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
         self.rankers = (ranking.load(CONF.precache.rankers)
                         if CONF.precache.enabled else [])
         self.glance = glance.Glance()
+        self.discovery = discovery.Discovery(self.glance)
         self.catalog = None
         self._published = None
         self._best_first = []
@@ -138,8 +140,12 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
             context, CONF.host, self.rankers, self.catalog, in_use,
             self.critical_images.load(CONF.precache.critical_images_file),
             self.cache_dir)
-        return planner.make(inputs, learn=functools.partial(
-            self.glance.learn, context, self.catalog))
+        self.discovery.refresh(context, self.catalog)
+        return planner.make(
+            inputs, learn=functools.partial(self.glance.learn, context,
+                                            self.catalog),
+            reread=functools.partial(self.discovery.reread, context,
+                                     self.catalog))
 
     def _remove_base_file(self, base_file):
         if self.kept_files is None or base_file in self.kept_files:
