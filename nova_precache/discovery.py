@@ -32,14 +32,20 @@ link unchecked to wherever it points, and drops ``virtual_size``, which
 the budget needs and would cost one more GET per image.
 """
 
+import json
+import os
+import re
 import time
 from urllib import parse
 
 from oslo_log import log as logging
 from oslo_utils import timeutils
 
+from nova import utils
+
 from nova_precache import conf
 from nova_precache import critical
+from nova_precache import files
 from nova_precache import glance
 from nova_precache import glance_answers
 
@@ -56,6 +62,12 @@ NOT_FOUND = 'not_found'
 GONE = frozenset(('deactivated', 'deleted', 'pending_delete', 'killed',
                   NOT_FOUND))
 SHARED = ('public', 'community')
+# When the last refresh was, kept beside the catalog, so that a restarted
+# nova-compute or a ``nova-precache run`` waits for the interval as well.
+STATE_FILE = 'discovery.json'
+_LOCK = 'precache-discovery'
+_TMP_PREFIX = '.discovery.'
+_TMP = re.compile(re.escape(_TMP_PREFIX))
 
 
 def discoverable(meta):
@@ -98,26 +110,26 @@ def drop_gone(entries, catalog, critical_images, present):
     A critical one stays if it is cached, and is warned about each pass;
     one in use is left to nova, which keeps what instances use.
     """
-    kept = []
+    kept = live(entries, catalog)
     for entry in entries:
         image_id = entry.image_id
-        gone = status(catalog, image_id)
-        if gone not in GONE:
-            kept.append(entry)
+        if entry in kept or image_id not in critical_images:
             continue
-        if image_id not in critical_images:
-            LOG.debug('Image %(image)s is %(status)s in Glance: it leaves '
-                      'the plan', {'image': image_id, 'status': gone})
-            continue
-        if image_id in present:
-            kept.append(entry)
         LOG.warning('Critical image %(image)s is %(status)s in Glance: '
                     '%(what)s; remove it from the critical list once no '
                     'one needs it', {
-                        'image': image_id, 'status': gone,
+                        'image': image_id,
+                        'status': status(catalog, image_id),
                         'what': 'its cached copy is kept' if image_id in
                         present else 'it cannot be fetched'})
-    return kept
+    return [e for e in entries if e in kept or (
+            e.image_id in critical_images and e.image_id in present)]
+
+
+def _learn(catalog, found):
+    for image_id, image in found.items():
+        catalog.learn(image_id, image)
+    return bool(found)
 
 
 def _path(**query):
@@ -128,19 +140,52 @@ def _path(**query):
 class Discovery(object):
     """When to ask Glance again, and what it said at the last refresh."""
 
-    def __init__(self, glance_api, clock=time.monotonic):
+    def __init__(self, glance_api, state_dir=None, lock_path=None,
+                 clock=time.time):
+        """:param state_dir: where the time of the last refresh is kept."""
         self.glance = glance_api
         self._clock = clock
-        self.refreshed_at = None
+        self._state_dir = state_dir
+        self._lock_path = lock_path
+        self.refreshed_at = self._load()
         # Requests made by the last refresh, for its log line and tests.
         self.requests = 0
         # Whether the images the plan keeps are still to be read again.
         self._reread = False
         self._listed = set()
 
+    def _load(self):
+        try:
+            with open(os.path.join(self._state_dir, STATE_FILE)) as f:
+                return float(json.load(f)['refreshed_at'])
+        except (TypeError, OSError, ValueError, KeyError):
+            return None  # None kept, none yet, or unreadable: refresh now.
+
+    def _save(self):
+        if self._state_dir is None:
+            return
+        files.remove_leftovers(self._state_dir, _TMP, self._lock_path,
+                               'an interrupted save', lock_name=_LOCK)
+
+        @utils.synchronized(_LOCK, external=True, lock_path=self._lock_path)
+        def _locked_save():
+            os.makedirs(self._state_dir, exist_ok=True)
+            files.replace(os.path.join(self._state_dir, STATE_FILE),
+                          json.dumps({'refreshed_at': self.refreshed_at})
+                          .encode(), _TMP_PREFIX)
+
+        try:
+            _locked_save()
+        except OSError as e:
+            LOG.warning('Cannot record the time of the Glance refresh: '
+                        '%s; the next pass refreshes again', e)
+
     def due(self):
-        return (self.refreshed_at is None or self._clock() -
-                self.refreshed_at >= CONF.precache.discovery_interval)
+        # A clock set back makes a refresh due, not one that never comes.
+        since = None if self.refreshed_at is None else (
+            self._clock() - self.refreshed_at)
+        return not (since is not None and
+                    0 <= since < CONF.precache.discovery_interval)
 
     def refresh(self, context, catalog):
         """If due, list the operator's images into ``catalog``.
@@ -160,15 +205,16 @@ class Discovery(object):
                     sort_key='created_at', sort_dir='desc'))
         except Exception as e:
             self._failed('list the operator\'s images', e)
-            return self._learn(catalog, found)
+            return _learn(catalog, found)
         self.refreshed_at = self._clock()
+        self._save()
         self._reread = True
         self._listed = set(found)
         LOG.info('Glance refresh: %(found)d operator images listed in '
                  '%(requests)d requests%(cut)s',
                  {'found': len(found), 'requests': self.requests,
                   'cut': '' if complete else ' (cut off)'})
-        return self._learn(catalog, found)
+        return _learn(catalog, found)
 
     def _failed(self, what, error):
         """Log a failed request: Glance down backs off, refused waits."""
@@ -177,16 +223,11 @@ class Discovery(object):
             self.glance.health.failed(error)
             return
         self.refreshed_at = self._clock()
+        self._save()
         LOG.warning('Cannot %(what)s in Glance: %(error)s; the pass goes '
                     'on with what it knows and asks again in %(wait)d s',
                     {'what': what, 'error': error,
                      'wait': CONF.precache.discovery_interval})
-
-    @staticmethod
-    def _learn(catalog, found):
-        for image_id, image in found.items():
-            catalog.learn(image_id, image)
-        return bool(found)
 
     def _get(self, context, path):
         self.requests += 1
@@ -256,4 +297,4 @@ class Discovery(object):
                  'again, %(gone)d gone, %(requests)d requests in all',
                  {'read': len(wanted), 'gone': len(gone),
                   'requests': self.requests})
-        return self._learn(catalog, found) or bool(gone)
+        return _learn(catalog, found) or bool(gone)

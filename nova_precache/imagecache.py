@@ -61,7 +61,6 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
         self.rankers = (ranking.load(CONF.precache.rankers)
                         if CONF.precache.enabled else [])
         self.glance = glance.Glance()
-        self.discovery = discovery.Discovery(self.glance)
         self.catalog = None
         self._published = None
         self._best_first = []
@@ -73,6 +72,9 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
             os.path.join(self.cache_dir, catalog.DIRNAME), self.lock_path)
         self.carrier = carrier.Carrier(self.cache_dir, self.lock_path,
                                        self.glance)
+        self.discovery = discovery.Discovery(
+            self.glance, os.path.join(self.cache_dir, catalog.DIRNAME),
+            self.lock_path)
 
     def _reset_state(self):
         """Reset the state of one pass: nova's, and the plan's."""

@@ -99,7 +99,8 @@ class HostCache(object):
                                 self.cache_dir)
         if not ask_glance:
             return planner.make(inputs)
-        found = discovery.Discovery(self.glance)
+        found = discovery.Discovery(self.glance, os.path.join(
+            self.cache_dir, catalog.DIRNAME), self.lock_path)
         found.refresh(context, self.catalog)
         return planner.make(inputs, *(functools.partial(
             f, context, self.catalog) for f in (self.glance.learn,

@@ -20,6 +20,7 @@ functional tests run the same code against glance-api itself.
 
 from http import server
 import json
+import os
 import threading
 from urllib import parse
 import uuid
@@ -134,6 +135,23 @@ class DiscoveryTestCase(test.NoDBTestCase):
         self.flags(discovery_interval=0, group='precache')
         self.assertEqual(1, self.refresh())
         self.assertEqual(1, self.refresh())
+
+    def test_last_refresh_outlives_a_restart(self):
+        state = self.useFixture(fixtures.TempDir()).path
+        self.discovery = discovery.Discovery(self.glance, state, state,
+                                             clock=lambda: self.now)
+        self.stub.add()
+        self.now = 1000.0
+        self.assertEqual(1, self.refresh())
+        self.discovery = discovery.Discovery(self.glance, state, state,
+                                             clock=lambda: self.now)
+        self.now += 3599
+        self.assertEqual(0, self.refresh())
+        # A clock set back does not put the next refresh off.
+        self.now = 10.0
+        self.assertEqual(1, self.refresh())
+        self.assertEqual(['discovery.json'], [
+            n for n in os.listdir(state) if 'discovery.' in n])
 
     def test_one_request_per_project_page(self):
         self.flags(operator_projects=['ops', 'ops2'], group='precache')
