@@ -59,8 +59,9 @@ def make(inputs, learn=None, reread=None):
         ranked of those Glance has not said are gone, as many as could be
         kept); True if the catalog learned anything, which may change the
         order (owners).
-    :param reread: called first, with those and the ones said to be gone
-        (which may be back); True if the catalog changed.
+    :param reread: called first, with those, the ones kept whatever
+        their rank and the ones said to be gone (which may be back); True
+        if the catalog changed.
     """
     catalog = inputs.catalog
     for image_id in inputs.in_use:
@@ -76,7 +77,7 @@ def make(inputs, learn=None, reread=None):
 
     gone = [e.image_id for e in entries
             if discovery.status(catalog, e.image_id) in discovery.GONE]
-    if reread is not None and reread(window() + gone):
+    if reread is not None and reread(window() + sorted(must_keep) + gone):
         entries = ranking.rank(inputs.rankers, signals)
     if learn is not None and learn(window()):
         entries = ranking.rank(inputs.rankers, signals)
