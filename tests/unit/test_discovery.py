@@ -31,6 +31,7 @@ from nova import test
 from nova_precache import catalog
 from nova_precache import discovery
 from nova_precache import glance
+from nova_precache import planner
 from nova_precache import ranking
 from tests.functional import glance_api
 
@@ -320,3 +321,36 @@ class DropGoneTestCase(test.NoDBTestCase):
         self.assertIn('Critical image %s is not_found in Glance: it cannot '
                       'be fetched' % missing.image_id,
                       self.stdlog.logger.output)
+
+
+class PlanTestCase(test.NoDBTestCase):
+    """What the planner hands the re-read, and what it leaves out."""
+
+    def setUp(self):
+        super().setUp()
+        self.flags(max_images=1, operator_projects=['ops'], group='precache')
+        self.tmp = self.useFixture(fixtures.TempDir()).path
+        self.catalog = catalog.Catalog(self.tmp, self.tmp)
+
+    def learn(self, **meta):
+        new = image(**meta)
+        self.catalog.learn(new['id'], new)
+        return new['id']
+
+    def test_reread_covers_what_the_plan_keeps_whatever_its_rank(self):
+        newest = self.learn(created='2026-12-01T00:00:00Z')
+        older = self.learn(created='2026-11-01T00:00:00Z')
+        in_use = self.learn(owner='tenant')
+        gone = self.learn(status='deactivated')
+        pinned = str(uuid.uuid4())
+        inputs = planner.Inputs(
+            None, 'compute1', ranking.load(['critical', 'operator_owned',
+                                            'local_usage']),
+            self.catalog, {in_use: 1}, {pinned: ''}, self.tmp)
+        asked = []
+        plan = planner.make(inputs, reread=lambda ids: asked.extend(ids))
+
+        # The best ranked live ones (max_images plus the two kept anyway),
+        # those two, and the one said to be gone.
+        self.assertEqual({newest, older, pinned, in_use, gone}, set(asked))
+        self.assertNotIn(gone, [e.image_id for e in plan.entries])
