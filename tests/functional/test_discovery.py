@@ -55,7 +55,7 @@ class DiscoveryTestCase(base.PrecacheServersTestBase):
                    group='image_cache')
         self.flags(enabled=True, critical_images_file=self.critical_file,
                    operator_projects=[self.operator], min_free_disk_gb=0,
-                   resize_target_sizes=[1], group='precache')
+                   resize_target_sizes=[1, 2], group='precache')
         for host in HOSTS:
             self.start_compute(host)
         self.data = qemu_img.qcow2_image()
@@ -105,8 +105,11 @@ class DiscoveryTestCase(base.PrecacheServersTestBase):
         for host in HOSTS:
             self.assertEqual('raw', qemu_img.info(
                 self.base_file(host, new))['format'])
-            self.assertEqual('qcow2', qemu_img.info(
-                self.target(host, new))['format'])
+            for root_gb in (1, 2):
+                info = qemu_img.info(self.target(host, new, root_gb))
+                self.assertEqual(('qcow2', root_gb << 30, self.base_file(
+                    host, new)), (info['format'], info['virtual-size'],
+                                  info['backing-filename']))
             for other in (tenants, private, hidden, deactivated):
                 self.assertFalse(os.path.exists(self.base_file(host, other)))
             entry = self.manager(host).last_plan.entries[0]
@@ -139,7 +142,9 @@ class DiscoveryTestCase(base.PrecacheServersTestBase):
             self.assertNotIn(image, self.plan_ids(host))
             # Left to nova's aging, which removes it, unused.
             self.assertFalse(os.path.exists(self.base_file(host, image)))
-            self.assertFalse(os.path.exists(self.target(host, image)))
+            for root_gb in (1, 2):
+                self.assertFalse(os.path.exists(
+                    self.target(host, image, root_gb)))
 
         self.glance_api.delete(image)
         # Listing, re-read, and the re-read of those not listed among
