@@ -15,13 +15,13 @@
 A real glance-api on 127.0.0.1 holds 1000 images, 200 of them the
 operator's (active, public), written straight into its database:
 uploading 1000 images would take minutes and measure nothing of ours. The
-host's catalog knows 300 images: 100 of the operator's and 200 of the
-tenants', 20 of which local instances use and one of which Glance has
-since deleted. A pass's plan is made as nova-compute's pass makes it
-(``discovery.refresh``, then ``planner.make`` with the re-read and
-Glance's metadata lookups), once at a refresh and once between two;
-fetching is not measured (``benchmarks.fetch`` is). Requests are counted
-where glance-api receives them.
+host's catalog knows 300 of them, 100 of the operator's and 200 of the
+tenants', and one Glance has since deleted; local instances use 19 of the
+tenants' and the deleted one. A pass's plan is made as nova-compute's
+pass makes it (``discovery.refresh``, then ``planner.make`` with the
+re-read and Glance's metadata lookups), once at a refresh and once
+between two; fetching is not measured (``benchmarks.fetch`` is).
+Requests are counted where glance-api receives them.
 
 ``python -m benchmarks.discovery`` (needs ``GLANCE_VENV``); the last line
 reads ``discovery: refresh_requests=R steady_requests=S refresh_s=T``.
