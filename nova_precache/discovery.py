@@ -196,8 +196,7 @@ class Discovery(object):
         if not self.due() or not self.glance.health.available():
             return False
         self.requests = 0
-        found = {}
-        complete = True
+        found, complete = {}, True
         try:
             for project in CONF.precache.operator_projects:
                 complete &= self._list(context, found, _path(
@@ -219,7 +218,8 @@ class Discovery(object):
     def _failed(self, what, error):
         """Log a failed request: Glance down backs off, refused waits."""
         if glance.is_outage(error):
-            # Due again once the back-off lets the pass call Glance.
+            # Due again (a failed re-read too) once the back-off ends.
+            self.refreshed_at = None
             self.glance.health.failed(error)
             return
         self.refreshed_at = self._clock()
@@ -271,8 +271,7 @@ class Discovery(object):
         wanted = [i for i in dict.fromkeys(image_ids)
                   if i not in self._listed and catalog.metadata(i) and
                   critical.is_image_id(i)]
-        found = {}
-        complete = True
+        found, complete = {}, True
         try:
             for start in range(0, len(wanted), BATCH):
                 batch = wanted[start:start + BATCH]

@@ -264,6 +264,13 @@ class DiscoveryTestCase(test.NoDBTestCase):
         self.assertEqual(['active', 'active'],
                          [discovery.status(self.catalog, i) for i in ids])
         self.assertEqual(1, self.glance.health.failures)
+        # Tried again when the back-off ends, not an interval later.
+        self.stub.status = 200
+        self.now += glance.FIRST_RETRY_SECONDS
+        self.refresh()
+        self.reread(ids)
+        self.assertEqual(discovery.NOT_FOUND,
+                         discovery.status(self.catalog, ids[0]))
 
     def test_glance_down_at_refresh_backs_off(self):
         self.stub.status = 503
