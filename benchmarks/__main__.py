@@ -20,6 +20,7 @@ is the peer copy without root and sshd (``tools/install-deps.sh``).
 import os
 
 from benchmarks import critical_list
+from benchmarks import discovery
 from benchmarks import fetch
 from benchmarks import pass_cost
 from benchmarks import peer_copy
@@ -32,6 +33,8 @@ def main():
     if os.environ.get('GLANCE_VENV'):
         with glance_api.GlanceAPI() as glance:
             startup.run(glance=glance)
+        with glance_api.GlanceAPI() as glance:
+            discovery.run(glance)
         fetch.run()
         peer_copy.run()
     else:

@@ -43,7 +43,7 @@ _TMP = re.compile(re.escape(_TMP_PREFIX))
 # The image metadata worth keeping: what ranking, budget and checks use.
 FIELDS = ('name', 'size', 'virtual_size', 'owner', 'disk_format',
           'container_format', 'checksum', 'os_hash_algo', 'os_hash_value',
-          'is_public', 'status')
+          'is_public', 'status', 'created_at', 'visibility', 'os_hidden')
 
 
 def stamp(cache_dir):
@@ -96,6 +96,9 @@ class Catalog(object):
 
     def learn(self, image_id, image_meta):
         entry = {k: image_meta.get(k) for k in FIELDS}
+        if hasattr(entry.get('created_at'), 'isoformat'):
+            # nova's image API gives a datetime, a listing Glance's string.
+            entry['created_at'] = entry['created_at'].isoformat()
         entry['learned_at'] = timeutils.utcnow().isoformat()
         self.images[image_id] = entry
         self._changed.add(image_id)

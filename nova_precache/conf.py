@@ -160,6 +160,31 @@ the image first: in the project's cloud simulation, a cap of 5 left one
 boot in 13 cold however strong the preference, mostly because every host
 holding the image was at the cap; 12 leaves fewer than one in 20.
 """),
+    cfg.IntOpt('discovery_interval',
+        default=3600,
+        min=0,
+        help="""
+Seconds between two refreshes of what the pass knows from Glance. A
+refresh lists the images of ``operator_projects`` that are active, not
+hidden and public or community, so that they are cached before their
+first boot, and reads again, in bulk, the metadata of the images the plan
+keeps, so that an image deactivated, deleted or hidden in Glance leaves
+the plan. Between two refreshes a pass makes no Glance call for what it
+already knows.
+
+Possible values:
+
+* 0: refresh at every pass.
+* A positive number of seconds: an image the operator publishes is cached
+  on every enabled compute within this time plus one ``[image_cache]
+  manager_interval``.
+
+Related options:
+
+* ``operator_projects``: the projects whose images are listed; unset, a
+  refresh only reads the plan's images again.
+* ``[image_cache] manager_interval``: how often the pass runs.
+"""),
 ]
 
 

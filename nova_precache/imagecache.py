@@ -37,6 +37,7 @@ from nova_precache import carrier
 from nova_precache import catalog
 from nova_precache import conf
 from nova_precache import critical
+from nova_precache import discovery
 from nova_precache import glance
 from nova_precache import local_disks
 from nova_precache import notifications
@@ -71,6 +72,9 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
             os.path.join(self.cache_dir, catalog.DIRNAME), self.lock_path)
         self.carrier = carrier.Carrier(self.cache_dir, self.lock_path,
                                        self.glance)
+        self.discovery = discovery.Discovery(
+            self.glance, os.path.join(self.cache_dir, catalog.DIRNAME),
+            self.lock_path)
 
     def _reset_state(self):
         """Reset the state of one pass: nova's, and the plan's."""
@@ -138,8 +142,12 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
             context, CONF.host, self.rankers, self.catalog, in_use,
             self.critical_images.load(CONF.precache.critical_images_file),
             self.cache_dir)
-        return planner.make(inputs, learn=functools.partial(
-            self.glance.learn, context, self.catalog))
+        self.discovery.refresh(context, self.catalog)
+        return planner.make(
+            inputs, learn=functools.partial(self.glance.learn, context,
+                                            self.catalog),
+            reread=functools.partial(self.discovery.reread, context,
+                                     self.catalog))
 
     def _remove_base_file(self, base_file):
         if self.kept_files is None or base_file in self.kept_files:

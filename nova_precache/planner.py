@@ -14,9 +14,10 @@
 
 Everything it decides from is passed in (``Inputs``), so nova-compute's
 pass and the ``nova-precache`` command make the same plan from the same
-facts. It writes nothing and calls nothing but ``learn``, through which
-the caller may let Glance describe the images the catalog does not know
-yet.
+facts. It writes nothing and calls nothing but ``reread`` and ``learn``,
+through which the caller may let Glance describe again the images the
+plan keeps (after a refresh, ``nova_precache.discovery``) and describe
+those the catalog does not know yet.
 """
 
 import collections
@@ -28,6 +29,7 @@ from nova.virt.libvirt import imagecache
 
 from nova_precache import budget
 from nova_precache import conf
+from nova_precache import discovery
 from nova_precache import ranking
 
 LOG = logging.getLogger(__name__)
@@ -50,12 +52,16 @@ best first, and ``cut``, its ``budget.Cut``.
 """
 
 
-def make(inputs, learn=None):
+def make(inputs, learn=None, reread=None):
     """Rank the images ``inputs`` name and cut the ranking to the budget.
 
     :param learn: called with the image IDs worth describing (the best
-        ranked, as many as could be kept); True if the catalog learned
-        anything, which may change the order (owners).
+        ranked of those Glance has not said are gone, as many as could be
+        kept); True if the catalog learned anything, which may change the
+        order (owners).
+    :param reread: called first, with those, the ones kept whatever
+        their rank and the ones said to be gone (which may be back); True
+        if the catalog changed.
     """
     catalog = inputs.catalog
     for image_id in inputs.in_use:
@@ -64,17 +70,23 @@ def make(inputs, learn=None):
                               inputs.critical, catalog)
     entries = ranking.rank(inputs.rankers, signals)
     must_keep = set(inputs.in_use) | set(inputs.critical)
-    window = entries[:CONF.precache.max_images + len(must_keep)]
-    if learn is not None and learn([e.image_id for e in window]):
+
+    def window():
+        return [e.image_id for e in discovery.live(entries, catalog)[
+            :CONF.precache.max_images + len(must_keep)]]
+
+    gone = [e.image_id for e in entries
+            if discovery.status(catalog, e.image_id) in discovery.GONE]
+    if reread is not None and reread(window() + sorted(must_keep) + gone):
+        entries = ranking.rank(inputs.rankers, signals)
+    if learn is not None and learn(window()):
         entries = ranking.rank(inputs.rankers, signals)
 
     present = {e.image_id for e in entries
                if os.path.exists(catalog.base_file(e.image_id))}
-    # Images Glance said it does not have cannot be fetched: not
-    # "waiting for Glance", and not asked about again.
-    entries = [e for e in entries if e.image_id in present or (
-               catalog.metadata(e.image_id) or {}).get(
-                   'status') != 'not_found']
+    # Images Glance said are gone cannot be fetched: not "waiting for
+    # Glance", and not asked about again until the next refresh.
+    entries = discovery.drop_gone(entries, catalog, inputs.critical, present)
     sizes = {e.image_id: budget.space_needed(
              catalog.metadata(e.image_id) or {})
              for e in entries if e.image_id not in present}

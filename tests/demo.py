@@ -18,10 +18,11 @@ a real glance-api on 127.0.0.1 serving real qcow2 images made with
 qemu-img, and servers booted through nova's API with real spawns (libvirt
 is nova's fake: there is no hypervisor here). The installed
 ``nova-precache`` command edits the critical list and shows each host's
-plan; nova's periodic image cache task does the pre-caching. Then Glance is
-killed, and a server of the critical image stops, starts and hard-reboots.
-Last, what the passes told the message bus: nova's versioned notifications,
-as nova's own NotificationFixture receives them.
+plan; nova's periodic image cache task does the pre-caching, and finds
+the image the operator publishes in Glance before anyone boots it. Then
+Glance is killed, and a server of the critical image stops, starts and
+hard-reboots. Last, what the passes told the message bus: nova's
+versioned notifications, as nova's own NotificationFixture receives them.
 """
 
 # Patched as nova-compute is, before nova is imported.
@@ -39,6 +40,7 @@ import unittest
 
 from nova import objects
 from nova.scheduler import weights
+from nova.virt.libvirt import imagecache as nova_imagecache
 
 from nova_precache.scheduler import weigher
 from nova_precache import stats
@@ -169,6 +171,40 @@ class Demonstration(base.PrecacheServersTestBase):
             self.update_available_resource(h)
         return server
 
+    def publish_and_boot(self, data):
+        """The operator publishes an image; it is warm before any boot."""
+        monthly = self.glance_api.upload(data, name='monthly-base')['id']
+        self.names[monthly] = 'monthly-base'
+        say('\n6. The operator publishes monthly-base %s and makes room '
+            'for one more image (max_images = 3); an hour later '
+            '([precache] discovery_interval = 3600), nova\'s next periodic '
+            'image cache task on every compute:', monthly)
+        self.precache_options['max_images'] = 3
+        self.flags(max_images=3, group='precache')
+        # The hour, passed: the next pass refreshes.
+        self.flags(discovery_interval=0, group='precache')
+        for host in HOSTS:
+            self.image_cache_pass(host)
+        self.flags(discovery_interval=3600, group='precache')
+        self.precache('compute2', 'plan', '-c', 'Name', '-c',
+                      'Glance status', '-c', 'Decision', '-c', 'Reasons')
+        self.warm_monthly = [h for h in HOSTS if os.path.exists(
+            self.base_file(h, monthly))]
+        self.assertEqual(list(HOSTS), self.warm_monthly)
+        downloads = 'GET /v2/images/%s/file' % monthly
+        before = self.glance_api.request_count(downloads)
+        self.boot_and_show(monthly, 'monthly-base')
+        self.monthly_boot_downloads = (
+            self.glance_api.request_count(downloads) - before)
+        self.assertEqual(0, self.monthly_boot_downloads)
+        say('  monthly-base was in _base on %s before its first boot; the '
+            'boot downloaded it %d times', ', '.join(self.warm_monthly),
+            self.monthly_boot_downloads)
+
+    def base_file(self, host, image_id):
+        return os.path.join(self.base_dir(host),
+                            nova_imagecache.get_cache_fname(image_id))
+
     def test_demonstration(self):
         say('Three computes on precache.PrecacheLibvirtDriver; nova\'s '
             'weighers plus ImageCacheWeigher; glance-api at %s',
@@ -230,9 +266,11 @@ class Demonstration(base.PrecacheServersTestBase):
                     '%dG target' % g for g in sorted(s)) or 'no target')
                 for i, s in published.items()) or 'nothing')
 
+        self.publish_and_boot(data)
+
         release = self.glance_api.upload(data, name='billing-os-2')['id']
         self.names[release] = 'billing-os-2'
-        say('\n6. Glance is killed. The billing-os servers:')
+        say('\n7. Glance is killed. The billing-os servers:')
         self.glance_api.kill()
         for server in servers:
             host = server['OS-EXT-SRV-ATTR:host']
@@ -252,7 +290,7 @@ class Demonstration(base.PrecacheServersTestBase):
         self.precache('compute1', 'status', '-c', 'File', '-c', 'Fate',
                       '-c', 'Why')
 
-        say('\n7. What the passes told the message bus, as nova\'s '
+        say('\n8. What the passes told the message bus, as nova\'s '
             'versioned notifications ([notifications] notification_format '
             '= versioned):')
         say('  %s', ', '.join('%d %s' % (n, e) for e, n in sorted(
@@ -274,6 +312,9 @@ class Demonstration(base.PrecacheServersTestBase):
             self.warm_before_boots, ', '.join(self.landed['billing-os']))
         say('  user-upload: its new servers went to %s, where it was '
             'cached.', ', '.join(self.landed['user-upload']))
+        say('  monthly-base: found in Glance and cached on %d of 3 computes '
+            'before its first boot, which went to %s without a download.',
+            len(self.warm_monthly), ', '.join(self.landed['monthly-base']))
         say('  Demonstration took %.0f s.', time.monotonic() - self.started)
 
 

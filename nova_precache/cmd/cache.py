@@ -39,6 +39,7 @@ from nova_precache import cmd
 from nova_precache.cmd import progress
 from nova_precache import conf
 from nova_precache import critical
+from nova_precache import discovery
 from nova_precache import glance
 from nova_precache import local_disks
 from nova_precache import notifications
@@ -96,8 +97,14 @@ class HostCache(object):
         inputs = planner.Inputs(context, CONF.host, self.rankers,
                                 self.catalog, self.in_use, self.critical,
                                 self.cache_dir)
-        return planner.make(inputs, learn=functools.partial(
-            self.glance.learn, context, self.catalog) if ask_glance else None)
+        if not ask_glance:
+            return planner.make(inputs)
+        found = discovery.Discovery(self.glance, os.path.join(
+            self.cache_dir, catalog.DIRNAME), self.lock_path)
+        found.refresh(context, self.catalog)
+        return planner.make(inputs, *(functools.partial(
+            f, context, self.catalog) for f in (self.glance.learn,
+                                                found.reread)))
 
 
 class NovaAging(nova_imagecache.ImageCacheManager):
@@ -150,9 +157,11 @@ class Plan(cmd.Command, lister.Lister):
     def take_action(self, parsed_args):
         host = HostCache()
         plan = host.plan(nova_context.get_admin_context(), ask_glance=False)
-        return (('Rank', 'Image ID', 'Name', 'Size', 'Decision', 'Reasons'),
+        return (('Rank', 'Image ID', 'Name', 'Size', 'Glance status',
+                 'Decision', 'Reasons'),
                 [(rank, e.image_id, _name(host.catalog, e.image_id),
-                  _size(host.catalog, e.image_id), decision,
+                  _size(host.catalog, e.image_id),
+                  discovery.shown_status(host.catalog, e.image_id), decision,
                   '; '.join(e.reasons))
                  for rank, e, decision in planner.decisions(plan)])
 
@@ -195,17 +204,21 @@ class Status(cmd.Command, lister.Lister):
             fate = _fate(max_age.get(name), now - st.st_mtime, users,
                          image_id in kept and '_' not in name)
             rows.append((name, image_id or '', st.st_blocks * 512,
-                         _age(now - st.st_mtime), fate, '; '.join(why)))
+                         _age(now - st.st_mtime),
+                         discovery.shown_status(host.catalog, image_id), fate,
+                         '; '.join(why)))
         wanted = planner.wanted_targets(host.root_sizes, plan.cut)
         for (base, root_gb), path in sorted(_targets(host.cache_dir)):
             st = os.stat(path)
             fate = ('kept: resize target' if (base, root_gb) in wanted else
                     'removed by the next pass: no longer wanted')
-            rows.append((os.path.relpath(path, host.cache_dir),
-                         host.image_of.get(base, ''), st.st_blocks * 512,
-                         _age(now - st.st_mtime), fate,
+            image_id = host.image_of.get(base, '')
+            rows.append((os.path.relpath(path, host.cache_dir), image_id,
+                         st.st_blocks * 512, _age(now - st.st_mtime),
+                         discovery.shown_status(host.catalog, image_id), fate,
                          '%dG resize target of %s' % (root_gb, base)))
-        return (('File', 'Image ID', 'Bytes', 'Age', 'Fate', 'Why'), rows)
+        return (('File', 'Image ID', 'Bytes', 'Age', 'Glance status', 'Fate',
+                 'Why'), rows)
 
 
 def _targets(cache_dir):

@@ -368,6 +368,24 @@ class GlanceAPI(fixtures.Fixture):
                       data=data)
         return self._request('GET', path, headers).json()
 
+    def deactivate(self, image_id, owner=None):
+        """What an operator does to a compromised build."""
+        self._request('POST', '/v2/images/%s/actions/deactivate' % image_id,
+                      self.identity_headers(owner))
+
+    def delete(self, image_id, owner=None):
+        self._request('DELETE', '/v2/images/%s' % image_id,
+                      self.identity_headers(owner))
+
+    def hide(self, image_id, owner=None):
+        """Set os_hidden: the image leaves image lists, still bootable."""
+        self._request(
+            'PATCH', '/v2/images/%s' % image_id,
+            dict(self.identity_headers(owner), **{
+                'Content-Type':
+                    'application/openstack-images-v2.1-json-patch'}),
+            json=[{'op': 'replace', 'path': '/os_hidden', 'value': True}])
+
     def forget_hashes(self, image_id):
         """Make an image one that a Glance of before hashing uploaded."""
         with contextlib.closing(sqlite3.connect(self.db)) as db, db:

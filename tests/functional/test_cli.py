@@ -365,6 +365,23 @@ class PassCommandTestCase(CommandLineTestCase):
         self.assertEqual({'present'}, set(outcomes.values()))
         self.assertEqual(before, self.glance.request_count())
 
+    def test_plan_and_status_show_the_glance_status_they_act_on(self):
+        self.write_conf(precache={'discovery_interval': '0'})
+        self.precache('critical', 'add', self.qcow2['id'])
+        self.precache('run')
+        self.glance.deactivate(self.qcow2['id'])
+        # A refresh: the plan's images are read again.
+        self.precache('run')
+
+        plan = {r['Image ID']: r for r in self.json('plan')}
+        self.assertEqual('deactivated',
+                         plan[self.qcow2['id']]['Glance status'])
+        self.assertEqual('keep', plan[self.qcow2['id']]['Decision'])
+        files = {r['File']: r for r in self.json('status')}
+        base = os.path.basename(self.base_file(self.qcow2['id']))
+        self.assertEqual('deactivated', files[base]['Glance status'])
+        self.assertEqual('kept: pre-caching plan', files[base]['Fate'])
+
     def test_run_shows_progress_bars_on_a_terminal(self):
         self.precache('critical', 'add', self.raw['id'])
         controller, terminal = pty.openpty()

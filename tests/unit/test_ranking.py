@@ -54,6 +54,28 @@ class RankTestCase(test.NoDBTestCase):
                           'local_usage: 1 local instance(s)'],
                          plan[1].reasons)
 
+    def test_discovered_operator_images_newest_first(self):
+        older, newer, hidden = (
+            '55555555-5555-4555-8555-555555555555',
+            '66666666-6666-4666-8666-666666666666',
+            '77777777-7777-4777-8777-777777777777')
+        for image_id, created, is_hidden in (
+                (older, '2026-11-01T00:00:00Z', False),
+                (newer, '2026-12-01T00:00:00Z', False),
+                (hidden, '2026-12-02T00:00:00Z', True)):
+            self.catalog.learn(image_id, {
+                'owner': 'ops', 'status': 'active', 'visibility': 'public',
+                'os_hidden': is_hidden, 'created_at': created, 'size': 1})
+        plan = ranking.rank(ranking.load(['operator_owned', 'local_usage']),
+                            self.signals)
+        # The operator's other image (not public) after the discovered
+        # ones; the hidden one as the users' images: by its use, none.
+        self.assertEqual([newer, older, OPERATOR, BUSY, QUIET],
+                         [e.image_id for e in plan])
+        self.assertEqual(['operator_owned: discovered: owned by operator '
+                          'project ops, created 2026-12-01T00:00:00Z'],
+                         plan[0].reasons)
+
     def test_order_follows_the_option(self):
         plan = ranking.rank(ranking.load(['local_usage', 'critical']),
                             self.signals)
