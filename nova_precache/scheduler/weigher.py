@@ -57,6 +57,7 @@ aggregate metadata ``precache_weight_multiplier``.
 """
 
 import collections
+import time
 
 from nova.objects import base as obj_base
 from nova.scheduler import utils
@@ -74,18 +75,22 @@ CRITICAL_FACTOR = 2.0
 # last: about 100 bytes an entry.
 REMEMBERED_REQUESTS = 100000
 _IMAGE_REF = obj_base.get_attrname('image_ref')
+# A compute node's view is released once no request has weighed the node
+# for between one and two of these periods (seconds).
+RELEASE_AFTER = 600.0
 
 
 class _HostView(object):
-    """What the weigher read from one host's state, and what from.
+    """What the weigher read from one compute node, and what from.
 
-    ``stats`` is the stats dict that ``images`` (image ID -> target sizes)
-    and ``critical`` were parsed from; ``instances`` a copy of the
-    instances dict that ``by_image`` (image ID -> instances) and
-    ``unknown`` (UUIDs of instances whose image is not known) were counted
-    from. nova replaces a host's stats dict when its compute node changes,
-    and replaces or removes the entries of its instances dict when the
-    host's instances change (``HostManager.update_instance_info``,
+    ``images`` (image ID -> target sizes) and ``critical`` were parsed
+    from ``raw``, the published values of the stats dict ``stats``; nova
+    hands over a new stats dict with every request, and they are parsed
+    again only when the published values change. ``by_image`` (image ID
+    -> instances) and ``unknown`` (UUIDs of instances whose image is not
+    known) were counted from ``instances``, a copy of the node's
+    instances dict, whose entries nova replaces or removes as the host's
+    instances change (``HostManager.update_instance_info``,
     ``delete_instance_info``): comparing the copy with the live dict
     compares their objects by identity, and reads no field. What was read
     is set before what it was read from, so that a concurrent request
@@ -107,8 +112,8 @@ class _HostView(object):
         self.weights = {}
 
     def read_stats(self, stats_dict):
-        # nova gives a new dict at every compute node update: parse it
-        # only if what we publish changed.
+        # nova gives a new dict with every request: parse it only if
+        # what we publish changed.
         raw = ((stats_dict or {}).get(stats.KEY),
                (stats_dict or {}).get(stats.CRITICAL_KEY))
         if raw != self.raw:
@@ -168,9 +173,15 @@ class ImageCacheWeigher(weights.BaseHostWeigher):
         # A bad [precache] value (weight_multiplier = nan) stops the
         # scheduler at start-up, with its name and value.
         conf.check(CONF)
-        # HostState -> _HostView: nova's HostManager keeps one HostState
-        # per compute node for as long as the node exists.
-        self._views = {}
+        # (host, node) -> _HostView. nova builds new HostState objects for
+        # every request and forgets nodes that are gone without telling
+        # weighers: views are kept per node, in two generations swapped
+        # every RELEASE_AFTER seconds, and a view is moved to the current
+        # one when its node is weighed. What no request weighed in a whole
+        # period is dropped with the old generation: one clock read per
+        # request, nothing per candidate.
+        self._views, self._old_views = {}, {}
+        self._swapped = time.monotonic()
         self._image_of = collections.OrderedDict()
 
     def weight_multiplier(self, host_state):
@@ -187,16 +198,18 @@ class ImageCacheWeigher(weights.BaseHostWeigher):
         cap = CONF.precache.max_same_image_per_host
         # A string keeps its hash: computed once for every host.
         key = '%s %s %s' % (image_id, root_gb, cap)
-        views = self._views
+        views, old_views = self._generations()
         result = []
         append = result.append
         holders = 0
         critical = []
         for weighed in weighed_obj_list:
             host_state = weighed.obj
-            view = views.get(host_state)
+            node = (host_state.host, host_state.nodename)
+            view = views.get(node)
             if view is None:
-                view = views[host_state] = _HostView()
+                view = views[node] = (old_views.pop(node, None) or
+                                      _HostView())
             if view.stats is not host_state.stats:
                 view.read_stats(host_state.stats)
             sizes = view.images.get(image_id)
@@ -219,6 +232,15 @@ class ImageCacheWeigher(weights.BaseHostWeigher):
         for index, weight in critical:
             result[index] = weight
         return result
+
+    def _generations(self):
+        now = time.monotonic()
+        if now - self._swapped >= RELEASE_AFTER:
+            # Two requests may both swap: a view dropped early is read
+            # again, nothing worse.
+            self._old_views, self._views = self._views, {}
+            self._swapped = now
+        return self._views, self._old_views
 
     def _remember(self, spec_obj, image_id):
         if spec_obj.obj_attr_is_set('instance_uuid'):
