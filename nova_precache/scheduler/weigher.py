@@ -10,50 +10,29 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""Image Cache Weigher. Weigh hosts by whether they hold the image.
+"""Image Cache Weigher: prefer hosts that already hold the requested image.
 
 Hosts publish what their image cache holds in their compute node stats
-(``nova_precache.stats``). For a request for image I and root disk size R,
-among N candidate hosts of which H hold I::
+(``nova_precache.stats``). Among the candidates of a request for image I
+and root disk size R, a host that holds I weighs::
 
-    weight = 0                                  host does not hold I
-    weight = (1 + 0.5 * target) * spread * room * critical
+    (1 + 0.5 * target) * spread * room * critical
         target   = 1 if a resize target of R GiB is ready, else 0
-        spread   = (H / N) ** 0.25, or 1 for a critical image
+        spread   = (holders / candidates) ** 0.25, or 1 for a critical image
         room     = max(0, 1 - same / max_same_image_per_host)
         critical = 2 if the host lists I as critical, else 1
 
-``same`` is the number of instances of I the host already runs, from
-``HostState.instances`` without a DB call. The scheduler sometimes knows a
-host's instances by UUID only (after it re-synchronises them); the weigher
-then uses the image of the requests it weighed itself, and leaves out
-instances it knows nothing of. ``spread`` follows kube-scheduler's
-ImageLocality spread factor: an image held by few candidates attracts
-little, so the few warm hosts do not collect every boot of it. Its fourth
-root keeps a preference for images held by a small share of the hosts,
-whose boots the square root sent to cold hosts (in
-benchmarks/simulation.py: 0.955 of boots warm against 0.950 with the
-square root and a multiplier twice as strong, and 0.88 against 0.80 for
-the square root against H / N under an older cache model, the worst pile
-and loss within twice stock's each time); ``room``
-takes the advantage away as a host fills up with one image, so one host
-failure cannot take all its instances. Weights are on a fixed scale
-(0..3), so these factors keep their meaning after nova's normalisation.
-
-The cost per candidate is a few dictionary lookups and, for a host that
-holds I, one comparison of its ``HostState.instances`` with the copy last
-counted, object by object: a host's stats are parsed again only when nova
-gives it a new stats dict, and its instances counted by image again only
-when those objects are no longer the same ones (nova adds, replaces and
-removes them as the computes report): never a stale count, and no field
-read while nothing changed.
-
-A request in a server group (any policy) weighs 0 everywhere: the group's
-placement rules, hard or soft, always win. Hosts that publish nothing or
-something malformed (a stock compute) weigh 0.
-
-The multiplier is ``[precache] weight_multiplier``, overridden by host
-aggregate metadata ``precache_weight_multiplier``.
+and every other host 0. ``spread`` keeps the few warm hosts of a rare
+image from collecting all its boots; ``room`` takes the preference away
+as a host fills with one image, so that one host failure cannot take all
+its instances. ``same`` comes from ``HostState.instances``, without a DB
+call: an instance known by UUID only counts with the image of the request
+that placed it, if this weigher saw it. The scale is fixed (0..3), so the
+factors keep their meaning after nova's normalisation. Requests in a
+server group weigh 0 everywhere (the group's rules win), and so do hosts
+that publish nothing (stock computes). The multiplier is ``[precache]
+weight_multiplier``, or aggregate metadata ``precache_weight_multiplier``.
+Why these factors and defaults: README.rst, "Scheduling onto warm hosts".
 """
 
 import collections
@@ -132,6 +111,8 @@ class _HostView(object):
         for uuid, inst in (copy or {}).items():
             # The field's storage, as nova reads it: a field that is not
             # set is None here, where the attribute would lazy-load it.
+            # Not obj_attr_is_set(), which lists Instance's 80-odd fields
+            # at each call: most of the count's cost (README, "Measured").
             image_ref = getattr(inst, _IMAGE_REF, None)
             if image_ref is None:
                 unknown.append(uuid)
