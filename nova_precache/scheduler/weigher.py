@@ -164,13 +164,19 @@ class ImageCacheWeigher(weights.BaseHostWeigher):
         self._views, self._old_views = {}, {}
         self._swapped = time.monotonic()
         self._image_of = collections.OrderedDict()
+        self._multiplier = CONF.precache.weight_multiplier
 
     def weight_multiplier(self, host_state):
+        # nova asks for every candidate: the option, read once per request
+        # by weigh_objects(), which nova calls first; aggregates' metadata
+        # only where the host has aggregates.
+        if not host_state.aggregates:
+            return self._multiplier
         return utils.get_weight_multiplier(
-            host_state, 'precache_weight_multiplier',
-            CONF.precache.weight_multiplier)
+            host_state, 'precache_weight_multiplier', self._multiplier)
 
     def weigh_objects(self, weighed_obj_list, spec_obj):
+        self._multiplier = CONF.precache.weight_multiplier
         image_id = _image_id(spec_obj)
         if not image_id or _in_server_group(spec_obj):
             return [0.0] * len(weighed_obj_list)

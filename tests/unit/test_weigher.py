@@ -207,13 +207,24 @@ class ImageCacheWeigherTestCase(test.NoDBTestCase):
         self.assertEqual(3, decode.call_count)
 
     def test_aggregate_overrides_multiplier(self):
+        # Changed after the weigher was made: read at each request.
         self.flags(weight_multiplier=2.0, group='precache')
-        plain, special = host('plain'), host('special')
-        special.aggregates = [objects.Aggregate(
+        hosts = [host(name, {IMAGE: []}) for name in
+                 ('plain', 'special', 'elsewhere')] + [host('cold')]
+        hosts[1].aggregates = [objects.Aggregate(
             id=1, name='a', hosts=['special'],
             metadata={'precache_weight_multiplier': '-1.0'})]
-        self.assertEqual(2.0, self.weigher.weight_multiplier(plain))
-        self.assertEqual(-1.0, self.weigher.weight_multiplier(special))
+        hosts[2].aggregates = [objects.Aggregate(
+            id=2, name='b', hosts=['elsewhere'], metadata={'x': '1'})]
+        weighed = weights.HostWeightHandler().get_weighed_objects(
+            [self.weigher], hosts, request())
+        # Normalised on the fixed 0..3 scale, then multiplied.
+        weight = 0.75 ** 0.25 / 3
+        self.assertEqual(
+            [('elsewhere', 2 * weight), ('plain', 2 * weight),
+             ('cold', 0.0), ('special', -weight)],
+            sorted(((w.obj.host, w.weight) for w in weighed),
+                   key=lambda hw: (-hw[1], hw[0])))
 
     def test_through_nova_weight_handler_with_ram_weigher(self):
         handler = weights.HostWeightHandler()
