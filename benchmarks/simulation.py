@@ -31,16 +31,20 @@ same caches: only the weighers differ.
 """
 
 import collections
+import copy
 import random
+import statistics
 import time
 
 from nova import context
 from nova import objects
+from nova.scheduler import filters
 from nova.scheduler import host_manager
 from nova.scheduler import weights
 from nova.scheduler.weights import image_props
 from nova.scheduler.weights import ram
 from nova.tests import fixtures as nova_fixtures
+from oslo_utils import timeutils
 from oslo_utils import uuidutils
 
 from benchmarks import common
@@ -48,6 +52,7 @@ from nova_precache import budget
 from nova_precache import conf
 from nova_precache import ranking
 from nova_precache.ranking import local_usage
+from nova_precache.scheduler import weigher as image_cache
 from nova_precache import stats
 
 HOSTS = 1000
@@ -214,6 +219,94 @@ def weigher_cost(cloud, weigher_class, images, requests=200):
     return (time.perf_counter() - started) / requests / len(objs)
 
 
+def _as_host_manager_gives(cloud):
+    """The cloud's hosts as nova's HostManager hands them to a request.
+
+    ``_get_host_states`` builds new HostState objects every request, from
+    compute nodes and services read from the DB (new stats dicts, new
+    strings), with the instances dicts it keeps up to date.
+    """
+    states = []
+    for host in cloud.hosts:
+        if host.free_ram_mb < FLAVOR_MB:
+            continue
+        state = copy.copy(host)
+        state.stats = {k: (v + ' ')[:-1] for k, v in host.stats.items()}
+        state.service = host_manager.ReadOnlyDict({
+            'host': host.host, 'binary': 'nova-compute', 'disabled': False,
+            'forced_down': False, 'last_seen_up': timeutils.utcnow()})
+        states.append(state)
+    return states
+
+
+def request_share(cloud, images, requests=20, rounds=9):
+    """nova's filtering and weighing per request: stock, ours, our share.
+
+    Seconds per request without and with ImageCacheWeigher: nova's own
+    FilterHandler and HostWeightHandler with nova's default
+    ``[filter_scheduler] enabled_filters`` and ``all_weighers``, over the
+    hosts with room for the flavor, in alternating rounds.
+
+    :param images: the images the requests ask for, in turn.
+    """
+    filter_handler = filters.HostFilterHandler()
+    by_name = {cls.__name__: cls for cls in
+               filter_handler.get_matching_classes(
+                   CONF.filter_scheduler.available_filters)}
+    enabled = [by_name[name]()
+               for name in CONF.filter_scheduler.enabled_filters]
+    weigh = weights.HostWeightHandler()
+    stock = [cls() for cls in weigh.get_matching_classes(
+        ['nova.scheduler.weights.all_weighers'])]
+    ours = stock + [image_cache.ImageCacheWeigher()]
+    specs = [objects.RequestSpec(
+        image=objects.ImageMeta.from_dict({'id': images[n % len(images)]}),
+        flavor=cloud.flavor, instance_uuid=uuidutils.generate_uuid(),
+        instance_group=None, ignore_hosts=[], force_hosts=[],
+        force_nodes=[]) for n in range(requests)]
+
+    def one_round(weighers):
+        elapsed = 0.0
+        for spec in specs:
+            hosts = _as_host_manager_gives(cloud)
+            started = time.perf_counter()
+            passed = filter_handler.get_filtered_objects(
+                enabled, hosts, spec)
+            weigh.get_weighed_objects(weighers, passed, spec)
+            elapsed += time.perf_counter() - started
+        return elapsed / requests
+
+    one_round(ours)  # what the weigher reads, read once: not measured
+    times = {'stock': [], 'ours': []}
+    for n in range(rounds):
+        pair = [('stock', stock), ('ours', ours)]
+        for label, weighers in pair if n % 2 else pair[::-1]:
+            times[label].append(one_round(weighers))
+    stock_s, ours_s = (statistics.median(times[k]) for k in ('stock', 'ours'))
+    return stock_s, ours_s, (ours_s - stock_s) / ours_s
+
+
+def image_ref_cost(cloud, repeat=5):
+    """Seconds per instance of reading image_ref: as counted, and public.
+
+    The weigher reads the field's storage; ``obj_attr_is_set()`` lists the
+    Instance's fields at each call.
+    """
+    instances = [i for h in cloud.hosts for i in h.instances.values()]
+    storage = image_cache._IMAGE_REF
+
+    def stored():
+        for inst in instances:
+            getattr(inst, storage, None)
+
+    def public():
+        for inst in instances:
+            inst.image_ref if inst.obj_attr_is_set('image_ref') else None
+
+    return [common.median_seconds(func, repeat) / len(instances)
+            for func in (stored, public)]
+
+
 def image_properties_cost(cloud, nova, requests=3):
     """Seconds per host per request of nova's ImagePropertiesWeigher.
 
@@ -284,6 +377,17 @@ def run(seed=42):
             print('  weigher cost per host per request, %s: '
                   'ImageCacheWeigher %.2f us, RAMWeigher %.2f us (%.1fx)'
                   % (label, ours * 1e6, ram_s * 1e6, ours / ram_s))
+        stock_s, ours_s, share = request_share(cloud, mix)
+        print('  nova filtering and weighing per request, %d hosts, default '
+              'enabled_filters and all_weighers: %.1f ms, with '
+              'ImageCacheWeigher %.1f ms' % (
+                  HOSTS, stock_s * 1e3, ours_s * 1e3))
+        print('  ImageCacheWeigher share of a request: %.1f%%' % (
+            share * 100))
+        stored_s, public_s = image_ref_cost(cloud)
+        print('  counting instances by image: %.2f us per instance '
+              '(obj_attr_is_set: %.2f us, %.0fx)' % (
+                  stored_s * 1e6, public_s * 1e6, public_s / stored_s))
         props_s = image_properties_cost(cloud, nova)
         print('  ImagePropertiesWeigher %.0f us (%.0fx RAMWeigher; nova\'s '
               'API database on in-memory SQLite)'
