@@ -31,16 +31,20 @@ same caches: only the weighers differ.
 """
 
 import collections
+import copy
 import random
+import statistics
 import time
 
 from nova import context
 from nova import objects
+from nova.scheduler import filters
 from nova.scheduler import host_manager
 from nova.scheduler import weights
 from nova.scheduler.weights import image_props
 from nova.scheduler.weights import ram
 from nova.tests import fixtures as nova_fixtures
+from oslo_utils import timeutils
 from oslo_utils import uuidutils
 
 from benchmarks import common
@@ -48,6 +52,7 @@ from nova_precache import budget
 from nova_precache import conf
 from nova_precache import ranking
 from nova_precache.ranking import local_usage
+from nova_precache.scheduler import weigher as image_cache
 from nova_precache import stats
 
 HOSTS = 1000
@@ -214,6 +219,121 @@ def weigher_cost(cloud, weigher_class, images, requests=200):
     return (time.perf_counter() - started) / requests / len(objs)
 
 
+def _as_host_manager_gives(cloud):
+    """The cloud's hosts as nova's HostManager hands them to a request.
+
+    ``_get_host_states`` builds new HostState objects every request, from
+    compute nodes and services read from the DB (new stats dicts, new
+    strings), with the instances dicts it keeps up to date.
+    """
+    states = []
+    for host in cloud.hosts:
+        if host.free_ram_mb < FLAVOR_MB:
+            continue
+        state = copy.copy(host)
+        state.stats = {k: (v + ' ')[:-1] for k, v in host.stats.items()}
+        state.service = host_manager.ReadOnlyDict({
+            'host': host.host, 'binary': 'nova-compute', 'disabled': False,
+            'forced_down': False, 'last_seen_up': timeutils.utcnow()})
+        states.append(state)
+    return states
+
+
+class _NoWeigher(weights.BaseHostWeigher):
+    """Weighs nothing: what nova's handler costs for any one weigher."""
+
+    minval, maxval = 0.0, 1.0
+
+    def weight_multiplier(self, host_state):
+        return 1.0
+
+    def weigh_objects(self, weighed_obj_list, spec_obj):
+        return [0.0] * len(weighed_obj_list)
+
+    def _weigh_object(self, host_state, spec_obj):
+        return 0.0
+
+
+def request_share(cloud, images, requests=100):
+    """Shares of nova's filtering and weighing per request, and its time.
+
+    Each request runs nova's own HostFilterHandler and HostWeightHandler
+    with nova's default ``[filter_scheduler] enabled_filters`` and
+    ``all_weighers`` over the hosts with room for the flavor; then the
+    handler once more with ImageCacheWeigher alone, with a weigher that
+    does nothing, and with none. A weigher's part is its handler call less
+    the empty one, its share that part over the stock time plus it; the
+    medians over the requests, measured back to back, so that the load of
+    a shared machine weighs on both sides alike.
+
+    :param images: the images the requests ask for, in turn.
+    :returns: (stock seconds, ImageCacheWeigher's share, a weigher's
+        that does nothing)
+    """
+    filter_handler = filters.HostFilterHandler()
+    by_name = {cls.__name__: cls for cls in
+               filter_handler.get_matching_classes(
+                   CONF.filter_scheduler.available_filters)}
+    enabled = [by_name[name]()
+               for name in CONF.filter_scheduler.enabled_filters]
+    weigh = weights.HostWeightHandler()
+    stock = [cls() for cls in weigh.get_matching_classes(
+        ['nova.scheduler.weights.all_weighers'])]
+    ours, none = [image_cache.ImageCacheWeigher()], [_NoWeigher()]
+    specs = [objects.RequestSpec(
+        image=objects.ImageMeta.from_dict({'id': images[n % len(images)]}),
+        flavor=cloud.flavor, instance_uuid=uuidutils.generate_uuid(),
+        instance_group=None, ignore_hosts=[], force_hosts=[],
+        force_nodes=[]) for n in range(requests)]
+
+    def timed(func, *args):
+        started = time.perf_counter()
+        func(*args)
+        return time.perf_counter() - started
+
+    stock_s, shares = [], {'ours': [], 'none': []}
+    for n, spec in enumerate([specs[0]] + specs):
+        passed = filter_handler.get_filtered_objects(
+            enabled, _as_host_manager_gives(cloud), spec)
+        hosts = _as_host_manager_gives(cloud)
+        total = timed(lambda: weigh.get_weighed_objects(
+            stock, filter_handler.get_filtered_objects(
+                enabled, hosts, spec), spec))
+        parts = {label: timed(weigh.get_weighed_objects, weighers,
+                              passed, spec)
+                 for label, weighers in (('ours', ours), ('none', none),
+                                         ('empty', []))}
+        if n == 0:
+            continue  # what the weigher reads, read once: not measured
+        stock_s.append(total)
+        for label in shares:
+            part = parts[label] - parts['empty']
+            shares[label].append(part / (total + part))
+    return (statistics.median(stock_s), statistics.median(shares['ours']),
+            statistics.median(shares['none']))
+
+
+def image_ref_cost(cloud, repeat=5):
+    """Seconds per instance of reading image_ref: as counted, and public.
+
+    The weigher reads the field's storage; ``obj_attr_is_set()`` lists the
+    Instance's fields at each call.
+    """
+    instances = [i for h in cloud.hosts for i in h.instances.values()]
+    storage = image_cache._IMAGE_REF
+
+    def stored():
+        for inst in instances:
+            getattr(inst, storage, None)
+
+    def public():
+        for inst in instances:
+            inst.image_ref if inst.obj_attr_is_set('image_ref') else None
+
+    return [common.median_seconds(func, repeat) / len(instances)
+            for func in (stored, public)]
+
+
 def image_properties_cost(cloud, nova, requests=3):
     """Seconds per host per request of nova's ImagePropertiesWeigher.
 
@@ -284,6 +404,16 @@ def run(seed=42):
             print('  weigher cost per host per request, %s: '
                   'ImageCacheWeigher %.2f us, RAMWeigher %.2f us (%.1fx)'
                   % (label, ours * 1e6, ram_s * 1e6, ours / ram_s))
+        stock_s, share, no_weigher = request_share(cloud, mix)
+        print('  nova filtering and weighing per request, %d hosts, default '
+              'enabled_filters and all_weighers: %.1f ms' % (
+                  HOSTS, stock_s * 1e3))
+        print('  ImageCacheWeigher share of a request: %.1f%% (a weigher '
+              'that does nothing: %.1f%%)' % (share * 100, no_weigher * 100))
+        stored_s, public_s = image_ref_cost(cloud)
+        print('  counting instances by image: %.2f us per instance '
+              '(obj_attr_is_set: %.2f us, %.0fx)' % (
+                  stored_s * 1e6, public_s * 1e6, public_s / stored_s))
         props_s = image_properties_cost(cloud, nova)
         print('  ImagePropertiesWeigher %.0f us (%.0fx RAMWeigher; nova\'s '
               'API database on in-memory SQLite)'

@@ -10,11 +10,7 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""Options of the ``[precache]`` group in nova.conf.
-
-They are registered on nova's own CONF object, so nova-compute and
-nova-scheduler read them from the files they already load.
-"""
+"""``[precache]`` options, on nova's own CONF: read from nova's files."""
 
 import glob
 import math
@@ -41,27 +37,40 @@ precache_opts = [
         help="""
 Run the pre-caching pass after nova's own image cache bookkeeping.
 
-When False, ``PrecacheImageCacheManager`` behaves exactly like nova's
-``ImageCacheManager``: it fetches nothing and protects nothing beyond what
-nova itself protects.
+Possible values:
+
+* True: each image cache pass also ranks, keeps and fetches images.
+* False: ``PrecacheImageCacheManager`` behaves exactly like nova's
+  ``ImageCacheManager``, fetching and protecting nothing more.
+
+Related options:
+
+* ``compute_driver = precache.PrecacheLibvirtDriver``
 """),
     cfg.ListOpt('rankers',
         default=['critical', 'operator_owned', 'local_usage',
                  'cluster_usage'],
         help="""
-Rankers that order the images to keep, highest priority first.
+Rankers that order the images to keep, highest priority first: images are
+compared on the first ranker's score, ties broken by the next.
 
-Each name is a plug-in in the ``nova_precache.rankers`` namespace. Images
-are compared on the first ranker's score, ties broken by the next one, and
-so on. An unknown name stops nova-compute at start-up.
+Possible values:
+
+* A list of plug-in names of the ``nova_precache.rankers`` namespace;
+  shipped: ``critical``, ``operator_owned``, ``local_usage``,
+  ``cluster_usage``. An unknown name stops nova-compute at start-up.
+
+Related options:
+
+* ``critical_images_file``, ``operator_projects``
 """),
     cfg.StrOpt('critical_images_file',
         help="""
 File listing mission-critical images: one image UUID per line, optionally
-followed by a note; ``#`` starts a comment. Listed images are always cached
-and never aged out. Changes are picked up at the next pass. A file that
-cannot be read, or in which no line names an image while some lines are
-malformed, keeps the last good list, which nova-compute keeps in
+followed by a note; ``#`` starts a comment. Listed images are always
+cached and never aged out. Changes are picked up at the next pass. A file
+that cannot be read, or in which no line names an image while some lines
+are malformed, keeps the last good list, which nova-compute keeps in
 ``<instances_path>/_base/precache/`` so that it outlives a restart.
 
 Possible values:
@@ -71,12 +80,24 @@ Possible values:
   encoding shows with replacement characters. An empty file, or one of
   comments only, makes no image critical.
 * Unset: no image is critical.
+
+Related options:
+
+* ``rankers`` (the ``critical`` ranker)
 """),
     cfg.ListOpt('operator_projects',
         default=[],
         help="""
-Project IDs whose images are the cloud operator's own: the
-``operator_owned`` ranker puts them above images uploaded by users.
+Project IDs whose images the ``operator_owned`` ranker puts above images
+uploaded by users.
+
+Possible values:
+
+* A list of project IDs; empty, no image is the operator's.
+
+Related options:
+
+* ``rankers`` (the ``operator_owned`` ranker)
 """),
     cfg.IntOpt('max_images',
         default=10,
@@ -84,6 +105,14 @@ Project IDs whose images are the cloud operator's own: the
         help="""
 Most images the plan keeps in the cache. Images that local instances use
 and critical images are kept even beyond this number.
+
+Possible values:
+
+* An integer of 0 or more; 0 keeps only what is in use or critical.
+
+Related options:
+
+* ``max_cache_gb``, ``min_free_disk_gb``
 """),
     cfg.FloatOpt('max_cache_gb',
         default=50.0,
@@ -92,6 +121,14 @@ and critical images are kept even beyond this number.
 Most disk space, in GiB, that the whole image cache directory may use,
 nova's own files included. The pass starts no fetch that would go beyond
 it, except for critical images.
+
+Possible values:
+
+* A number of GiB, 0 or more.
+
+Related options:
+
+* ``max_images``, ``min_free_disk_gb``
 """),
     cfg.FloatOpt('min_free_disk_gb',
         default=10.0,
@@ -100,16 +137,32 @@ it, except for critical images.
 Free disk space, in GiB, that must remain on the image cache's file system
 after a fetch. The pass starts no fetch that would leave less, critical
 images included: a full disk hurts every instance on the host.
+
+Possible values:
+
+* A number of GiB, 0 or more.
+
+Related options:
+
+* ``max_cache_gb``
 """),
     cfg.ListOpt('resize_target_sizes',
         item_type=types.Integer(min=1),
         default=[],
         help="""
 Root disk sizes, in GiB, to build resize targets for, for every image the
-plan keeps, besides the sizes local instances already use. A resize target
-is the qcow2 root disk a spawn of that size needs, made in advance, so that
-the spawn copies it instead of running qemu-img. List the root_gb of the
-flavors this host runs.
+plan keeps, besides the sizes local instances already use. A resize
+target is the qcow2 root disk a spawn of that size needs, made in advance,
+so that the spawn copies it instead of running qemu-img.
+
+Possible values:
+
+* A list of integers of 1 or more: the ``root_gb`` of the flavors this
+  host runs. Empty: only the sizes local instances use.
+
+Related options:
+
+* ``max_images``
 """),
     cfg.IntOpt('fetch_concurrency',
         default=2,
@@ -118,9 +171,16 @@ flavors this host runs.
         help="""
 Most images fetched from Glance at the same time by one pass. Downloads
 overlap on nova-compute's native threads (nova's default since 2026.2);
-under its deprecated eventlet mode (``[DEFAULT] concurrency_backend =
-eventlet``) they take turns on the hash checks and disk writes, and more
-than 1 gains little.
+under its deprecated eventlet mode they take turns on the hash checks and
+disk writes, and more than 1 gains little.
+
+Possible values:
+
+* An integer from 1 to 16.
+
+Related options:
+
+* ``[DEFAULT] concurrency_backend``, ``[glance] timeout``
 """),
     cfg.IntOpt('glance_retry_max_interval',
         default=3600,
@@ -129,36 +189,54 @@ than 1 gains little.
 Longest wait, in seconds, between two tries of a Glance that is
 unavailable. After a failure the pass stops calling Glance, waits 60
 seconds before the next try, and doubles the wait after each failed try up
-to this value. Requests that hang are bounded by nova's ``[glance]
-timeout``.
+to this value.
+
+Possible values:
+
+* A number of seconds, 60 or more.
+
+Related options:
+
+* ``[glance] timeout``, which bounds requests that hang
 """),
     cfg.FloatOpt('weight_multiplier',
         default=15.0,
         help="""
 Multiplier of ``nova_precache.scheduler.ImageCacheWeigher``: how much the
-scheduler prefers hosts that already hold the requested image. Its weights
-are on a fixed scale, where an image held by every candidate host is worth
-1/3 of the scale and one held by a tenth of them about 1/5 (the fourth
-root of the share), while nova's own weighers spread their whole range
-over the candidates: with the default of 15, a host that holds an image
-held by more than one candidate in 40, and runs no instance of it yet,
-outweighs the whole range of RAMWeigher and CPUWeigher together
-(multiplier 1.0 each).
-Negative values avoid warm hosts. Host aggregate metadata
-``precache_weight_multiplier`` overrides it for the aggregate's hosts.
+scheduler prefers hosts that already hold the requested image. Its
+weights are on a fixed scale, while nova's own weighers spread their whole
+range over the candidates: with the default, a host holding an image that
+a fair share of the candidates hold outweighs the whole range of
+RAMWeigher and CPUWeigher together (multiplier 1.0 each). Host aggregate
+metadata ``precache_weight_multiplier`` overrides it for its hosts.
+
+Possible values:
+
+* A positive number prefers warm hosts, a negative one avoids them, and 0
+  leaves placement to nova's other weighers.
+
+Related options:
+
+* ``[filter_scheduler] weight_classes``, ``max_same_image_per_host``
 """),
     cfg.IntOpt('max_same_image_per_host',
         default=12,
         min=1,
         help="""
 Instances of one image on one host at which ``ImageCacheWeigher`` stops
-preferring that host for the image: the preference falls with each such
+preferring that host for the image. The preference falls with each such
 instance and is gone at this number, so that one host failure cannot take
 all the instances of an image. Lower values spread an image's instances
-over more hosts, at the cost of more boots on hosts that must download
-the image first: in the project's cloud simulation, a cap of 5 left one
-boot in 13 cold however strong the preference, mostly because every host
-holding the image was at the cap; 12 leaves fewer than one in 20.
+over more hosts, at the cost of more boots on hosts that must download the
+image first.
+
+Possible values:
+
+* An integer of 1 or more.
+
+Related options:
+
+* ``weight_multiplier``, ``[filter_scheduler] track_instance_changes``
 """),
     cfg.IntOpt('discovery_interval',
         default=3600,
@@ -196,32 +274,28 @@ def register_opts(conf):
 def check(conf):
     """Read every ``[precache]`` option once; raise on the first bad value.
 
-    oslo.config checks a value when it is first read, which for most of
-    these is deep in a periodic pass. Called when nova-compute starts, this
-    stops it with InvalidConfiguration naming the option and the value as
-    written, instead of every pass failing. nan, which oslo.config's float
-    type takes, is refused: it compares false with everything, so
-    ``min_free_disk_gb = nan`` would be a floor that never holds; and so
-    is an empty value (None) where the option has a default.
+    oslo.config checks a value when first read, for most of these deep in
+    a periodic pass: called at start-up, this raises InvalidConfiguration
+    naming the option and its value as written instead. Refused too: nan,
+    which compares false with everything (``min_free_disk_gb = nan`` would
+    be a floor that never holds), and an empty value where there is a
+    default.
     """
     for opt in precache_opts:
         try:
-            value = getattr(conf.precache, opt.dest)
+            value, why = getattr(conf.precache, opt.dest), None
         except (cfg.Error, ValueError) as e:
             # Also a "$name" that substitutes nothing.
-            raise exception.InvalidConfiguration(
-                'Invalid value %r of [precache] %s: %s'
-                % (_written(conf, opt.name), opt.name, e))
+            value, why = 0, e
         if isinstance(value, float) and math.isnan(value):
             why = 'not a number'
         elif value is None and opt.default is not None:
             # What oslo.config makes of "max_images =".
             why = 'a value is required'
-        else:
-            continue
-        raise exception.InvalidConfiguration(
-            'Invalid value %r of [precache] %s: %s'
-            % (_written(conf, opt.name), opt.name, why))
+        if why is not None:
+            raise exception.InvalidConfiguration(
+                'Invalid value %r of [precache] %s: %s'
+                % (_written(conf, opt.name), opt.name, why))
 
 
 def _written(conf, name):

@@ -10,53 +10,33 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""Image Cache Weigher. Weigh hosts by whether they hold the image.
+"""Image Cache Weigher: prefer hosts that already hold the requested image.
 
 Hosts publish what their image cache holds in their compute node stats
-(``nova_precache.stats``). For a request for image I and root disk size R,
-among N candidate hosts of which H hold I::
+(``nova_precache.stats``). Among the candidates of a request for image I
+and root disk size R, a host that holds I weighs::
 
-    weight = 0                                  host does not hold I
-    weight = (1 + 0.5 * target) * spread * room * critical
+    (1 + 0.5 * target) * spread * room * critical
         target   = 1 if a resize target of R GiB is ready, else 0
-        spread   = (H / N) ** 0.25, or 1 for a critical image
+        spread   = (holders / candidates) ** 0.25, or 1 for a critical image
         room     = max(0, 1 - same / max_same_image_per_host)
         critical = 2 if the host lists I as critical, else 1
 
-``same`` is the number of instances of I the host already runs, from
-``HostState.instances`` without a DB call. The scheduler sometimes knows a
-host's instances by UUID only (after it re-synchronises them); the weigher
-then uses the image of the requests it weighed itself, and leaves out
-instances it knows nothing of. ``spread`` follows kube-scheduler's
-ImageLocality spread factor: an image held by few candidates attracts
-little, so the few warm hosts do not collect every boot of it. Its fourth
-root keeps a preference for images held by a small share of the hosts,
-whose boots the square root sent to cold hosts (in
-benchmarks/simulation.py: 0.955 of boots warm against 0.950 with the
-square root and a multiplier twice as strong, and 0.88 against 0.80 for
-the square root against H / N under an older cache model, the worst pile
-and loss within twice stock's each time); ``room``
-takes the advantage away as a host fills up with one image, so one host
-failure cannot take all its instances. Weights are on a fixed scale
-(0..3), so these factors keep their meaning after nova's normalisation.
-
-The cost per candidate is a few dictionary lookups and, for a host that
-holds I, one comparison of its ``HostState.instances`` with the copy last
-counted, object by object: a host's stats are parsed again only when nova
-gives it a new stats dict, and its instances counted by image again only
-when those objects are no longer the same ones (nova adds, replaces and
-removes them as the computes report): never a stale count, and no field
-read while nothing changed.
-
-A request in a server group (any policy) weighs 0 everywhere: the group's
-placement rules, hard or soft, always win. Hosts that publish nothing or
-something malformed (a stock compute) weigh 0.
-
-The multiplier is ``[precache] weight_multiplier``, overridden by host
-aggregate metadata ``precache_weight_multiplier``.
+and every other host 0. ``spread`` keeps the few warm hosts of a rare
+image from collecting all its boots; ``room`` takes the preference away
+as a host fills with one image, so that one host failure cannot take all
+its instances. ``same`` comes from ``HostState.instances``, without a DB
+call: an instance known by UUID only counts with the image of the request
+that placed it, if this weigher saw it. The scale is fixed (0..3), so the
+factors keep their meaning after nova's normalisation. Requests in a
+server group weigh 0 everywhere (the group's rules win), and so do hosts
+that publish nothing (stock computes). The multiplier is ``[precache]
+weight_multiplier``, or aggregate metadata ``precache_weight_multiplier``.
+Why these factors and defaults: README.rst, "Scheduling onto warm hosts".
 """
 
 import collections
+import time
 
 from nova.objects import base as obj_base
 from nova.scheduler import utils
@@ -74,18 +54,22 @@ CRITICAL_FACTOR = 2.0
 # last: about 100 bytes an entry.
 REMEMBERED_REQUESTS = 100000
 _IMAGE_REF = obj_base.get_attrname('image_ref')
+# A compute node's view is released once no request has weighed the node
+# for between one and two of these periods (seconds).
+RELEASE_AFTER = 600.0
 
 
 class _HostView(object):
-    """What the weigher read from one host's state, and what from.
+    """What the weigher read from one compute node, and what from.
 
-    ``stats`` is the stats dict that ``images`` (image ID -> target sizes)
-    and ``critical`` were parsed from; ``instances`` a copy of the
-    instances dict that ``by_image`` (image ID -> instances) and
-    ``unknown`` (UUIDs of instances whose image is not known) were counted
-    from. nova replaces a host's stats dict when its compute node changes,
-    and replaces or removes the entries of its instances dict when the
-    host's instances change (``HostManager.update_instance_info``,
+    ``images`` (image ID -> target sizes) and ``critical`` were parsed
+    from ``raw``, the published values of the stats dict ``stats``; nova
+    hands over a new stats dict with every request, and they are parsed
+    again only when the published values change. ``by_image`` (image ID
+    -> instances) and ``unknown`` (UUIDs of instances whose image is not
+    known) were counted from ``instances``, a copy of the node's
+    instances dict, whose entries nova replaces or removes as the host's
+    instances change (``HostManager.update_instance_info``,
     ``delete_instance_info``): comparing the copy with the live dict
     compares their objects by identity, and reads no field. What was read
     is set before what it was read from, so that a concurrent request
@@ -107,8 +91,8 @@ class _HostView(object):
         self.weights = {}
 
     def read_stats(self, stats_dict):
-        # nova gives a new dict at every compute node update: parse it
-        # only if what we publish changed.
+        # nova gives a new dict with every request: parse it only if
+        # what we publish changed.
         raw = ((stats_dict or {}).get(stats.KEY),
                (stats_dict or {}).get(stats.CRITICAL_KEY))
         if raw != self.raw:
@@ -127,6 +111,8 @@ class _HostView(object):
         for uuid, inst in (copy or {}).items():
             # The field's storage, as nova reads it: a field that is not
             # set is None here, where the attribute would lazy-load it.
+            # Not obj_attr_is_set(), which lists Instance's 80-odd fields
+            # at each call: most of the count's cost (README, "Measured").
             image_ref = getattr(inst, _IMAGE_REF, None)
             if image_ref is None:
                 unknown.append(uuid)
@@ -168,17 +154,29 @@ class ImageCacheWeigher(weights.BaseHostWeigher):
         # A bad [precache] value (weight_multiplier = nan) stops the
         # scheduler at start-up, with its name and value.
         conf.check(CONF)
-        # HostState -> _HostView: nova's HostManager keeps one HostState
-        # per compute node for as long as the node exists.
-        self._views = {}
+        # (host, node) -> _HostView. nova builds new HostState objects for
+        # every request and forgets nodes that are gone without telling
+        # weighers: views are kept per node, in two generations swapped
+        # every RELEASE_AFTER seconds, and a view is moved to the current
+        # one when its node is weighed. What no request weighed in a whole
+        # period is dropped with the old generation: one clock read per
+        # request, nothing per candidate.
+        self._views, self._old_views = {}, {}
+        self._swapped = time.monotonic()
         self._image_of = collections.OrderedDict()
+        self._multiplier = CONF.precache.weight_multiplier
 
     def weight_multiplier(self, host_state):
+        # nova asks for every candidate: the option, read once per request
+        # by weigh_objects(), which nova calls first; aggregates' metadata
+        # only where the host has aggregates.
+        if not host_state.aggregates:
+            return self._multiplier
         return utils.get_weight_multiplier(
-            host_state, 'precache_weight_multiplier',
-            CONF.precache.weight_multiplier)
+            host_state, 'precache_weight_multiplier', self._multiplier)
 
     def weigh_objects(self, weighed_obj_list, spec_obj):
+        self._multiplier = CONF.precache.weight_multiplier
         image_id = _image_id(spec_obj)
         if not image_id or _in_server_group(spec_obj):
             return [0.0] * len(weighed_obj_list)
@@ -187,16 +185,18 @@ class ImageCacheWeigher(weights.BaseHostWeigher):
         cap = CONF.precache.max_same_image_per_host
         # A string keeps its hash: computed once for every host.
         key = '%s %s %s' % (image_id, root_gb, cap)
-        views = self._views
+        views, old_views = self._generations()
         result = []
         append = result.append
         holders = 0
         critical = []
         for weighed in weighed_obj_list:
             host_state = weighed.obj
-            view = views.get(host_state)
+            node = (host_state.host, host_state.nodename)
+            view = views.get(node)
             if view is None:
-                view = views[host_state] = _HostView()
+                view = views[node] = (old_views.pop(node, None) or
+                                      _HostView())
             if view.stats is not host_state.stats:
                 view.read_stats(host_state.stats)
             sizes = view.images.get(image_id)
@@ -219,6 +219,15 @@ class ImageCacheWeigher(weights.BaseHostWeigher):
         for index, weight in critical:
             result[index] = weight
         return result
+
+    def _generations(self):
+        now = time.monotonic()
+        if now - self._swapped >= RELEASE_AFTER:
+            # Two requests may both swap: a view dropped early is read
+            # again, nothing worse.
+            self._old_views, self._views = self._views, {}
+            self._swapped = now
+        return self._views, self._old_views
 
     def _remember(self, spec_obj, image_id):
         if spec_obj.obj_attr_is_set('instance_uuid'):

@@ -12,12 +12,17 @@
 
 """ImageCacheWeigher on nova's real HostState, RequestSpec and handler."""
 
+import gc
+import weakref
+
 import fixtures
+from nova import context
 from nova import objects
 from nova.scheduler import host_manager
 from nova.scheduler import weights
 from nova.scheduler.weights import ram
 from nova import test
+from nova.tests.unit.scheduler import fakes
 from oslo_utils.fixture import uuidsentinel as uuids
 
 from nova_precache import scheduler
@@ -202,13 +207,24 @@ class ImageCacheWeigherTestCase(test.NoDBTestCase):
         self.assertEqual(3, decode.call_count)
 
     def test_aggregate_overrides_multiplier(self):
+        # Changed after the weigher was made: read at each request.
         self.flags(weight_multiplier=2.0, group='precache')
-        plain, special = host('plain'), host('special')
-        special.aggregates = [objects.Aggregate(
+        hosts = [host(name, {IMAGE: []}) for name in
+                 ('plain', 'special', 'elsewhere')] + [host('cold')]
+        hosts[1].aggregates = [objects.Aggregate(
             id=1, name='a', hosts=['special'],
             metadata={'precache_weight_multiplier': '-1.0'})]
-        self.assertEqual(2.0, self.weigher.weight_multiplier(plain))
-        self.assertEqual(-1.0, self.weigher.weight_multiplier(special))
+        hosts[2].aggregates = [objects.Aggregate(
+            id=2, name='b', hosts=['elsewhere'], metadata={'x': '1'})]
+        weighed = weights.HostWeightHandler().get_weighed_objects(
+            [self.weigher], hosts, request())
+        # Normalised on the fixed 0..3 scale, then multiplied.
+        weight = 0.75 ** 0.25 / 3
+        self.assertEqual(
+            [('elsewhere', 2 * weight), ('plain', 2 * weight),
+             ('cold', 0.0), ('special', -weight)],
+            sorted(((w.obj.host, w.weight) for w in weighed),
+                   key=lambda hw: (-hw[1], hw[0])))
 
     def test_through_nova_weight_handler_with_ram_weigher(self):
         handler = weights.HostWeightHandler()
@@ -224,3 +240,78 @@ class ImageCacheWeigherTestCase(test.NoDBTestCase):
         weighed = handler.get_weighed_objects(
             [cls() for cls in classes], hosts, request())
         self.assertEqual('warm', weighed[0].obj.host)
+
+
+class ViewLifetimeTestCase(test.NoDBTestCase):
+    """Views follow compute nodes, not nova's per-request HostStates."""
+
+    def setUp(self):
+        super().setUp()
+        self.weigher = scheduler.ImageCacheWeigher()
+        self.decode = self.useFixture(fixtures.MockPatch(
+            'nova_precache.stats.decode', wraps=stats.decode)).mock
+
+    def _weigh(self, hosts):
+        objs = [weights.WeighedHost(h, 0.0) for h in hosts]
+        return self.weigher.weigh_objects(objs, request())
+
+    def _held(self):
+        return set(self.weigher._views) | set(self.weigher._old_views)
+
+    def test_host_states_nova_dropped_are_not_kept_alive(self):
+        state = host('a', {IMAGE: []})
+        dropped = weakref.ref(state)
+        self._weigh([state])
+        del state
+        gc.collect()
+        self.assertIsNone(dropped())
+
+    def test_dropped_node_released_kept_node_keeps_its_view(self):
+        self.useFixture(fixtures.MonkeyPatch(
+            'nova_precache.scheduler.weigher.RELEASE_AFTER', 0))
+        kept = host('kept', {IMAGE: []})
+        self._weigh([kept, host('gone', {IMAGE: []})])
+        self.assertEqual(2, self.decode.call_count)
+        # Every request starts a period here: 'gone' is weighed in none
+        # of the next two.
+        for _ in range(3):
+            self._weigh([kept, host('new')])
+        self.assertEqual({('kept', 'kept'), ('new', 'new')}, self._held())
+        # 'kept' was never parsed again; 'gone', back, is read afresh.
+        self.assertEqual(3, self.decode.call_count)
+        self.assertEqual([1.0, 1.0], self._weigh(
+            [kept, host('gone', {IMAGE: []})]))
+        self.assertEqual(4, self.decode.call_count)
+
+    def test_nothing_released_within_the_period(self):
+        for n in range(50):
+            self._weigh([host('h%d' % n)])
+        self.assertEqual(50, len(self._held()))
+
+
+class HostManagerTestCase(test.TestCase):
+    """With nova's real HostManager, which builds HostStates per request."""
+
+    def test_each_nodes_view_outlives_the_host_states(self):
+        decode = self.useFixture(fixtures.MockPatch(
+            'nova_precache.stats.decode', wraps=stats.decode)).mock
+        manager = host_manager.HostManager()
+        ctxt = context.get_admin_context()
+        services = {s.host: s for s in fakes.SERVICES}
+        ours = scheduler.ImageCacheWeigher()
+        for _ in range(3):
+            # As read from the DB for each request: new objects each time.
+            nodes = [node.obj_clone() for node in fakes.COMPUTE_NODES]
+            for node in nodes:
+                node.stats = stats.encode({IMAGE: []})
+            states = list(manager._get_host_states(
+                ctxt, {uuids.cell: nodes}, services))
+            objs = [weights.WeighedHost(s, 0.0) for s in states]
+            self.assertEqual([1.0] * 4, ours.weigh_objects(objs, request()))
+            dropped = weakref.ref(states[0])
+            del states, objs
+            gc.collect()
+            self.assertIsNone(dropped())
+        # Each node's stats parsed once, one view per node.
+        self.assertEqual(4, decode.call_count)
+        self.assertEqual(4, len(ours._views))
