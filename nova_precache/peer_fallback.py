@@ -39,10 +39,7 @@ CONF = conf.CONF
 
 
 def enabled():
-    # [precache] peer_fetch belongs to the fleet's options; without
-    # them, nothing changes.
-    return CONF.precache.enabled and bool(
-        getattr(CONF.precache, 'peer_fetch', False))
+    return CONF.precache.enabled and CONF.precache.peer_fetch
 
 
 def wrap(fetch_func, kwargs):
