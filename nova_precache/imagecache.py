@@ -37,6 +37,7 @@ from nova_precache import carrier
 from nova_precache import catalog
 from nova_precache import conf
 from nova_precache import critical
+from nova_precache import fleet
 from nova_precache import glance
 from nova_precache import local_disks
 from nova_precache import notifications
@@ -93,6 +94,7 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
                         'exist', CONF.instances_path)
             return super().update(context, all_instances)
         started = time.monotonic()
+        fleet.forget(CONF.host)
         fileutils.ensure_tree(self.cache_dir)
         self.catalog = catalog.Catalog(self.cache_dir, self.lock_path)
         self._in_pass = True
