@@ -39,6 +39,7 @@ from oslo_log import log as logging
 
 from nova import exception
 from nova import objects
+from nova.objects import base as objects_base
 from nova import servicegroup
 
 from nova_precache import conf
@@ -59,6 +60,16 @@ Node = collections.namedtuple('Node', 'id host address images critical')
 Node.__doc__ = """A compute node as peers see it: its ID, host name and
 ``host_ip`` (None if unknown), and the image IDs and critical image IDs
 it publishes in its stats."""
+
+
+def reachable():
+    """Whether this process reads nova's DB (conductor or a connection).
+
+    nova-compute goes through the conductor; ``nova-precache`` on a
+    compute node has neither, and knows nothing of the fleet.
+    """
+    return (objects_base.NovaObject.indirection_api is not None or
+            bool(CONF.database.connection))
 
 
 def node_of(compute_node):

@@ -195,7 +195,8 @@ class Status(cmd.Command, lister.Lister):
             fate = _fate(max_age.get(name), now - st.st_mtime, users,
                          image_id in kept and '_' not in name)
             rows.append((name, image_id or '', st.st_blocks * 512,
-                         _age(now - st.st_mtime), fate, '; '.join(why)))
+                         _age(now - st.st_mtime), fate, '; '.join(why),
+                         _source(host.catalog, image_id, name)))
         wanted = planner.wanted_targets(host.root_sizes, plan.cut)
         for (base, root_gb), path in sorted(_targets(host.cache_dir)):
             st = os.stat(path)
@@ -204,8 +205,17 @@ class Status(cmd.Command, lister.Lister):
             rows.append((os.path.relpath(path, host.cache_dir),
                          host.image_of.get(base, ''), st.st_blocks * 512,
                          _age(now - st.st_mtime), fate,
-                         '%dG resize target of %s' % (root_gb, base)))
-        return (('File', 'Image ID', 'Bytes', 'Age', 'Fate', 'Why'), rows)
+                         '%dG resize target of %s' % (root_gb, base),
+                         'built here'))
+        return (('File', 'Image ID', 'Bytes', 'Age', 'Fate', 'Why',
+                 'Source'), rows)
+
+
+def _source(catalog, image_id, name):
+    """Where a base file came from: Glance, a peer, or a spawn (unknown)."""
+    if not image_id or '_' in name:
+        return ''
+    return catalog.source(image_id) or 'not recorded'
 
 
 def _targets(cache_dir):
@@ -264,7 +274,8 @@ class Run(cmd.Command, lister.Lister):
             summary = carrier.Carrier(
                 host.cache_dir, host.lock_path, host.glance).carry_out(
                     context, plan, host.catalog, host.root_sizes,
-                    prune_targets=False, wait_all=True)
+                    prune_targets=False, wait_all=True,
+                    critical=host.critical)
         notifications.pass_end(CONF.host, dict(
             summary, seconds=time.monotonic() - started))
         outcomes = summary['outcomes']

@@ -22,8 +22,6 @@ import collections
 
 from oslo_log import log as logging
 
-from nova.objects import base as objects_base
-
 from nova_precache import conf
 from nova_precache import fleet
 from nova_precache import ranking
@@ -32,20 +30,10 @@ LOG = logging.getLogger(__name__)
 CONF = conf.CONF
 
 
-def _nova_db_reachable():
-    """Whether this process reads nova's DB (conductor or a connection).
-
-    nova-compute goes through the conductor; ``nova-precache`` on a
-    compute node has neither, and this ranker then has no say.
-    """
-    return (objects_base.NovaObject.indirection_api is not None or
-            bool(CONF.database.connection))
-
-
 class ClusterUsageRanker(ranking.Ranker):
 
     def score(self, signals):
-        if not _nova_db_reachable():
+        if not fleet.reachable():
             LOG.debug('cluster_usage: neither the conductor nor nova\'s '
                       'database is configured here; no say')
             return {}
