@@ -21,6 +21,7 @@ import os
 
 from benchmarks import critical_list
 from benchmarks import fetch
+from benchmarks import fleet_read
 from benchmarks import pass_cost
 from benchmarks import peer_copy
 from benchmarks import simulation
@@ -38,6 +39,7 @@ def main():
         print('GLANCE_VENV not set: cases with a real glance-api left out')
         startup.run()
     pass_cost.run()
+    fleet_read.run()
     critical_list.run()
     simulation.run()
 
