@@ -24,6 +24,7 @@ from benchmarks import fetch
 from benchmarks import fleet_read
 from benchmarks import pass_cost
 from benchmarks import peer_copy
+from benchmarks import rollout
 from benchmarks import simulation
 from benchmarks import startup
 from tests.functional import glance_api
@@ -42,6 +43,7 @@ def main():
     fleet_read.run()
     critical_list.run()
     simulation.run()
+    rollout.main([])
 
 
 if __name__ == '__main__':

@@ -29,6 +29,11 @@ a seeder of an image only where it outscores it, and the seeders of
 different images are different hosts. The highest ID is found once per
 process (a binary search, two dozen one-row pages at 5000 nodes) and
 followed from then on by one page after it per pass.
+
+The same order makes a tree along which an image spreads: the host at
+rank ``r`` past the seeders copies from the host at rank ``(r - seeders)
+// FANOUT`` (its parent), so that no host serves more than ``FANOUT``
+copies of an image at once, whatever the fleet's size.
 """
 
 import collections
@@ -53,6 +58,8 @@ WINDOW = 10
 SAMPLE = WINDOWS * WINDOW
 # Deleted nodes skipped at most, per seeder, in the rendezvous order.
 _SKIP = 4
+# Copies of an image one host serves along the tree.
+FANOUT = 8
 # Pages read after the highest known ID in one pass, at most.
 _TAIL_PAGES = 10
 
@@ -113,6 +120,11 @@ class NovaNodes(object):
         except exception.ComputeHostNotFound:
             return None
 
+    def own_id(self, context, host):
+        """The ID of ``host``'s compute node, or None."""
+        found = objects.ComputeNodeList.get_all_by_host(context, host)
+        return found[0].id if found else None
+
     def is_up(self, context, host):
         """Whether nova-compute on ``host`` reports as up."""
         if self._servicegroup is None:
@@ -131,6 +143,8 @@ class Fleet(object):
         self.nodes = nodes or NovaNodes()
         self.rng = rng or random.Random()
         self.top = None
+        # {host: its compute node's ID}
+        self.ids = {}
 
     def view(self, context, host):
         """A ``View`` of the fleet as ``host`` sees it now."""
@@ -228,6 +242,37 @@ class View(object):
                 known=self.sample)
         return self._seeders[image_id]
 
+    def parent(self, image_id):
+        """The live node this host copies ``image_id`` from, or None.
+
+        None for a seeder, or a host whose node is not found. A deleted
+        parent's own parent stands in for it.
+        """
+        if self.host not in self.fleet.ids:
+            self.fleet.ids[self.host] = self.fleet.nodes.own_id(
+                self.context, self.host)
+        order = ranked(image_id, self.fleet.top or 0)
+        try:
+            rank = order.index(self.fleet.ids[self.host])
+        except ValueError:
+            return None
+        seeders = CONF.precache.glance_seeders
+        while rank >= seeders:
+            rank = (rank - seeders) // FANOUT
+            node = self.sample.get(order[rank]) or self._get(order[rank])
+            if node is not None:
+                return node
+        return None
+
+    def _get(self, node_id):
+        node = self.fleet.nodes.get(self.context, node_id)
+        return None if node is None else node_of(node)
+
+    def is_up(self, host):
+        if host not in self._up:
+            self._up[host] = self.fleet.nodes.is_up(self.context, host)
+        return self._up[host]
+
     def is_seeder(self, image_id):
         return any(n.host == self.host for n in self.seeders(image_id))
 
@@ -243,10 +288,7 @@ class View(object):
         """Whether every seeder of ``image_id`` but this host is down."""
         others = [n.host for n in self.seeders(image_id)
                   if n.host != self.host]
-        for host in others:
-            if host not in self._up:
-                self._up[host] = self.fleet.nodes.is_up(self.context, host)
-        return bool(others) and not any(self._up[h] for h in others)
+        return bool(others) and not any(self.is_up(h) for h in others)
 
 
 # The process's reads: one compute, or nova-precache.

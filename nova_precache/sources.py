@@ -12,18 +12,16 @@
 
 """Where the pass takes an image it lacks: peers, Glance, or not yet.
 
-With ``[precache] peer_fetch``, an image some other compute publishes is
-copied from up to ``TRIES`` of its holders, picked at random so that the
-copies spread over every holder and sources multiply. An image no one
-publishes yet comes from Glance only on its seeders
-(``nova_precache.fleet``); the other hosts wait for a peer, and go to
-Glance when every seeder is down or after ``[precache] peer_wait``
-seconds of waiting. A waiting host tries again at its next pass: the
-passes of the fleet are spread over ``[image_cache] manager_interval``,
-so a seeder's copy is taken up by the hosts in the order their passes
-come, which spreads the first copies over time (README: the rollout).
-Without ``peer_fetch``, or where the fleet cannot be read, every image
-comes from Glance, as before.
+With ``[precache] peer_fetch``, an image's seeders (``nova_precache.fleet``)
+download it from Glance; every other host copies it from its parent in
+the image's tree once the parent holds it, and waits for it until then,
+so that no host serves more than ``fleet.FANOUT`` copies at once. Where
+the parent is down, and while Glance is unavailable, any holder serves,
+picked at random so that the copies spread over the holders. A host
+goes to Glance itself when no peer holds the image and every seeder is
+down, or after ``[precache] peer_wait`` seconds of waiting. Up to
+``TRIES`` holders are tried per pass. Without ``peer_fetch``, or where
+the fleet cannot be read, every image comes from Glance, as before.
 """
 
 import collections
@@ -88,16 +86,24 @@ class Sources(object):
         """The ``Source`` of ``image_id`` for this pass."""
         if view is None:
             return Source(GLANCE, [], True, 'no peer copies')
+        if glance_up and view.is_seeder(image_id):
+            # The first sources of the fleet: Glance's bytes, at once.
+            return Source(GLANCE, [], True, 'a seeder')
+        parent = view.parent(image_id)
         holders = view.holders(image_id)
-        if holders:
-            picked = self.rng.sample(holders, min(TRIES, len(holders)))
-            return Source(PEERS, [peers.Peer(n.host, n.address)
-                                  for n in picked],
-                          glance_up, '%d holder(s)' % len(holders))
+        if parent is not None and image_id in parent.images and (
+                parent.address):
+            others = [n for n in holders if n.host != parent.host]
+            return self._peers([parent] + self.rng.sample(
+                others, min(TRIES - 1, len(others))), glance_up,
+                'its parent %s holds it' % parent.host)
+        if holders and (not glance_up or parent is None or
+                        not view.is_up(parent.host)):
+            return self._peers(self.rng.sample(
+                holders, min(TRIES, len(holders))), glance_up,
+                '%d holder(s)' % len(holders))
         if not glance_up:
             return Source(WAIT, [], False, 'no peer holds it')
-        if view.is_seeder(image_id):
-            return Source(GLANCE, [], True, 'a seeder')
         if view.seeders_down(image_id):
             return Source(GLANCE, [], True, 'every seeder is down')
         now = self.clock()
@@ -105,8 +111,13 @@ class Sources(object):
         if now - since >= peer_wait():
             return Source(GLANCE, [], True, 'no peer after %d s'
                           % (now - since))
-        return Source(WAIT, [], False, 'waiting for a seeder (%s)' % ', '.join(
-            n.host for n in view.seeders(image_id)))
+        return Source(WAIT, [], False, 'waiting for %s' % (
+            parent.host if parent is not None else 'a seeder'))
+
+    @staticmethod
+    def _peers(nodes, glance_up, why):
+        return Source(PEERS, [peers.Peer(n.host, n.address) for n in nodes],
+                      glance_up, why)
 
     def done(self, image_id):
         """The image is here: a later want waits afresh."""

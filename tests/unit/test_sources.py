@@ -105,18 +105,42 @@ class ChooseTestCase(test.TestCase):
         self.assertEqual(sources.GLANCE, source.kind)
         self.assertEqual('every seeder is down', source.why)
 
-    def test_holders_first_random_and_spread(self):
-        for host in self.seeders + ['compute%d' % n for n in range(6)]:
+    def _parent(self, host):
+        return self._view(host).parent(IMAGE).host
+
+    def test_the_parent_when_it_holds_then_random_holders(self):
+        parent = self._parent(self.other)
+        self.assertEqual(sources.WAIT, self._choose(self.other).kind)
+        for host in ['compute%d' % n for n in range(12)]:
             self._publish(host)
         picked = collections.Counter()
         for _ in range(60):
             source = self._choose(self.other)
             self.assertEqual(sources.PEERS, source.kind)
             self.assertEqual(sources.TRIES, len(source.peers))
+            self.assertEqual(parent, source.peers[0].host)
             self.assertNotIn(self.other, [p.host for p in source.peers])
-            picked[source.peers[0].host] += 1
-        # Not always the same first holder.
+            picked[source.peers[1].host] += 1
+        # The others tried after the parent spread over the holders.
         self.assertGreater(len(picked), 3)
+
+    def test_any_holder_when_the_parent_is_down(self):
+        parent = self._parent(self.other)
+        service = objects.Service.get_by_compute_host(self.ctxt, parent)
+        service.forced_down = True
+        service.save()
+        holder = sorted(set(self.nodes) - {parent, self.other})[0]
+        self._publish(holder)
+        source = self._choose(self.other)
+        self.assertEqual(sources.PEERS, source.kind)
+        self.assertEqual([holder], [p.host for p in source.peers])
+
+    def test_no_host_is_the_parent_of_more_than_fanout(self):
+        parents = collections.Counter(
+            self._parent(host) for host in self.nodes
+            if host not in self.seeders)
+        self.assertLessEqual(max(parents.values()), fleet.FANOUT)
+        self.assertEqual(set(), set(parents) - set(self.seeders))
 
     def test_glance_down_never_glance(self):
         self.assertEqual(sources.WAIT,
