@@ -18,8 +18,11 @@ phase; the image (10 GiB) becomes wanted everywhere at time 0, as when an
 operator lists a new critical image. At each pass a host that lacks the
 image and copies nothing yet asks the product's own code where to take
 it: ``nova_precache.sources.Sources.choose`` over a
-``nova_precache.fleet.View`` read by ``fleet.Fleet`` (its random sample
-and the image's seeders), with ``[precache]`` options at their defaults.
+``nova_precache.fleet.View`` read by ``fleet.Fleet`` (its random sample,
+the image's seeders, its parent), with ``[precache]`` options at their
+defaults; a host told to wait looks at its parent again every
+``sources.retry_seconds()``, as the carrier's ``retry_waiting()`` does at
+the driver's resource updates.
 What the hosts publish is what the sample reads: a host that holds the
 image publishes it at its next resource update (60 s apart, at a phase
 of its own). Transfers are simulated in one-second steps: a host sends
@@ -88,11 +91,10 @@ class Nodes(object):
 
 class Rollout(object):
 
-    def __init__(self, seed, hosts=HOSTS, retry=None):
+    def __init__(self, seed, hosts=HOSTS):
         self.rng = random.Random(seed)
-        self.retry = retry
-        # {time: hosts waiting for a peer that try again then}
-        self.retries = collections.defaultdict(list)
+        # {time: hosts waiting for a peer that look at their parent then}
+        self.looks = collections.defaultdict(list)
         self.now = 0
         self.interval = common.CONF.image_cache.manager_interval
         self.nodes = Nodes(hosts)
@@ -123,14 +125,27 @@ class Rollout(object):
         view = self.fleets[n].view(None, row.host)
         source = self.sources[n].choose(view, IMAGE, True)
         if source.kind == sources.PEERS:
-            peer = int(source.peers[0].host[len('compute'):]) - 1
-            self.copies[n] = [peer, float(IMAGE_MB)]
-            self.served[peer] += 1
+            self._copy(n, int(source.peers[0].host[len('compute'):]) - 1)
         elif source.kind == sources.GLANCE:
             self.copies[n] = [None, float(IMAGE_MB)]
             self.glance_copies += 1
-        elif self.retry:
-            self.retries[self.now + self.retry].append(n)
+        else:
+            self.looks[self.now + sources.retry_seconds()].append(n)
+
+    def _look(self, n):
+        """What the carrier's retry_waiting() does for host ``n``."""
+        if n in self.held or n in self.copies:
+            return
+        parent = fleet.View(self.fleets[n], None, self.nodes.rows[n].host,
+                            {}).parent(IMAGE)
+        if parent is not None and IMAGE in parent.images:
+            self._copy(n, parent.id - 1)
+        else:
+            self.looks[self.now + sources.retry_seconds()].append(n)
+
+    def _copy(self, n, peer):
+        self.copies[n] = [peer, float(IMAGE_MB)]
+        self.served[peer] += 1
 
     def _transfer(self):
         uploads = collections.Counter(src for src, _ in self.copies.values()
@@ -156,8 +171,8 @@ class Rollout(object):
         while len(self.held) < hosts:
             for n in self.passes.get(self.now % self.interval, ()):
                 self._pass(n)
-            for n in self.retries.pop(self.now, ()):
-                self._pass(n)
+            for n in self.looks.pop(self.now, ()):
+                self._look(n)
             for n in self.updates.get(self.now % RESOURCE_UPDATE, ()):
                 self._publish(n)
             self._transfer()
@@ -178,11 +193,9 @@ def main(argv=None):
                   rollout.interval, IMAGE_MB, PEER_RATE,
                   common.CONF.precache.glance_seeders, sources.peer_wait()))
         print('most copies served by one host over the rollout: %d; '
-              'fleet reads: %.1f calls per pass' % (
+              'fleet reads: %.1f calls per host' % (
                   max(rollout.served.values()),
-                  rollout.nodes.calls / max(1, sum(
-                      1 for _ in rollout.served.elements()) +
-                      rollout.glance_copies)))
+                  rollout.nodes.calls / len(rollout.nodes.rows)))
         print('rollout: hosts=%d glance_copies=%d all_warm_s=%d '
               'max_uploads_per_host=%d' % (
                   len(rollout.nodes.rows), rollout.glance_copies, all_warm,

@@ -32,6 +32,7 @@ from nova_precache import budget
 from nova_precache import conf
 from nova_precache import fetch
 from nova_precache import files
+from nova_precache import fleet
 from nova_precache import glance
 from nova_precache import notifications
 from nova_precache import peers
@@ -66,6 +67,9 @@ class Carrier(object):
         self._sources = {}
         self._pool = None
         self.sources = sources.Sources()
+        # {image_id: (context, catalog, when to look again)} of the images
+        # waiting for a peer.
+        self._awaiting = {}
 
     def carry_out(self, context, plan, catalog, root_sizes,
                   prune_targets=True, wait_all=False, critical=()):
@@ -104,11 +108,16 @@ class Carrier(object):
                        e.image_id in critical]
         wanted.sort(key=lambda image_id: image_id not in critical)
         new = [i for i in wanted if i not in self._fetches.values()]
+        self._awaiting.clear()
         for image_id, source in self._choose(context, new, glance_up):
             if source.kind == sources.WAIT or (
                     source.kind == sources.GLANCE and not glance_up):
                 outcomes[image_id] = (WAITING_PEER if glance_up
                                       else WAITING)
+                if glance_up:
+                    self._awaiting[image_id] = (
+                        context, catalog,
+                        self.sources.clock() + sources.retry_seconds())
                 LOG.debug('Image %(image)s: %(outcome)s, %(why)s',
                           {'image': image_id, 'why': source.why,
                            'outcome': outcomes[image_id]})
@@ -146,6 +155,31 @@ class Carrier(object):
                 source = sources.Source(sources.GLANCE, [], True, str(e))
             chosen.append((image_id, source))
         return chosen
+
+    def retry_waiting(self):
+        """Copy the images waiting for a peer whose parent now holds them.
+
+        Called between passes (the driver's resource update): each image
+        due for a look costs one read, its parent's compute node.
+        """
+        now = self.sources.clock()
+        for image_id, (context, catalog, due) in list(
+                self._awaiting.items()):
+            if due > now:
+                continue
+            parent = fleet.View(fleet.FLEET, context, CONF.host,
+                                {}).parent(image_id)
+            if parent is None or image_id not in parent.images or (
+                    not parent.address):
+                self._awaiting[image_id] = (context, catalog,
+                                            now + sources.retry_seconds())
+                continue
+            del self._awaiting[image_id]
+            LOG.info('Image %(image)s: its parent %(peer)s holds it now',
+                     {'image': image_id, 'peer': parent.host})
+            self._submit(context, catalog, image_id, sources.Source(
+                sources.PEERS, [peers.Peer(parent.host, parent.address)],
+                True, 'its parent holds it now'))
 
     def _submit(self, context, catalog, image_id, source):
         if self._pool is None:

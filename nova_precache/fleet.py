@@ -30,10 +30,9 @@ different images are different hosts. The highest ID is found once per
 process (a binary search, two dozen one-row pages at 5000 nodes) and
 followed from then on by one page after it per pass.
 
-The same order makes a tree along which an image spreads: the host at
-rank ``r`` past the seeders copies from the host at rank ``(r - seeders)
-// FANOUT`` (its parent), so that no host serves more than ``FANOUT``
-copies of an image at once, whatever the fleet's size.
+The same order makes the tree an image spreads along: rank ``r`` copies
+from rank ``(r - seeders) // FANOUT``, its parent, so that no host serves
+more than ``FANOUT`` copies of an image at once.
 """
 
 import collections
@@ -56,17 +55,15 @@ CONF = conf.CONF
 WINDOWS = 5
 WINDOW = 10
 SAMPLE = WINDOWS * WINDOW
-# Deleted nodes skipped at most, per seeder, in the rendezvous order.
-_SKIP = 4
+_SKIP = 4  # deleted nodes skipped at most per seeder
 # Copies of an image one host serves along the tree.
 FANOUT = 8
 # Pages read after the highest known ID in one pass, at most.
 _TAIL_PAGES = 10
 
+# A compute node as peers see it: ID, host, host_ip (or None), and the
+# image IDs and critical image IDs it publishes.
 Node = collections.namedtuple('Node', 'id host address images critical')
-Node.__doc__ = """A compute node as peers see it: its ID, host name and
-``host_ip`` (None if unknown), and the image IDs and critical image IDs
-it publishes in its stats."""
 
 
 def reachable():
@@ -101,17 +98,16 @@ def ranked(image_id, top):
 class NovaNodes(object):
     """The compute nodes as nova's objects give them, via the conductor."""
 
-    def __init__(self):
-        self._servicegroup = None
+    _servicegroup = None
 
     def page(self, context, marker, limit):
         """Nodes after ID ``marker``, deleted ones too (their IDs count).
 
         :raises: MarkerNotFound if no node ever had ID ``marker``.
         """
-        return [n for n in objects.ComputeNodeList.get_by_pagination(
+        return list(objects.ComputeNodeList.get_by_pagination(
             context.elevated(read_deleted='yes'), limit=limit,
-            marker=marker)]
+            marker=marker))
 
     def get(self, context, node_id):
         """The live node of ID ``node_id``, or None."""
@@ -248,25 +244,21 @@ class View(object):
         None for a seeder, or a host whose node is not found. A deleted
         parent's own parent stands in for it.
         """
-        if self.host not in self.fleet.ids:
-            self.fleet.ids[self.host] = self.fleet.nodes.own_id(
-                self.context, self.host)
+        ids = self.fleet.ids
+        if self.host not in ids:
+            ids[self.host] = self.fleet.nodes.own_id(self.context, self.host)
         order = ranked(image_id, self.fleet.top or 0)
-        try:
-            rank = order.index(self.fleet.ids[self.host])
-        except ValueError:
+        if ids[self.host] not in order:
             return None
+        rank = order.index(ids[self.host])
         seeders = CONF.precache.glance_seeders
         while rank >= seeders:
             rank = (rank - seeders) // FANOUT
-            node = self.sample.get(order[rank]) or self._get(order[rank])
+            node = self.sample.get(order[rank]) or self.fleet.nodes.get(
+                self.context, order[rank])
             if node is not None:
-                return node
+                return node if isinstance(node, Node) else node_of(node)
         return None
-
-    def _get(self, node_id):
-        node = self.fleet.nodes.get(self.context, node_id)
-        return None if node is None else node_of(node)
 
     def is_up(self, host):
         if host not in self._up:
@@ -274,7 +266,7 @@ class View(object):
         return self._up[host]
 
     def is_seeder(self, image_id):
-        return any(n.host == self.host for n in self.seeders(image_id))
+        return self.host in [n.host for n in self.seeders(image_id)]
 
     def holders(self, image_id):
         """Other nodes seen to publish ``image_id``, with an address."""

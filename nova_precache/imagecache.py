@@ -274,6 +274,11 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
             critical=self.critical_images.load(
                 CONF.precache.critical_images_file))
 
+    def retry_waiting(self):
+        """Between passes: copy what waits for a peer that now holds it."""
+        if CONF.precache.enabled and CONF.precache.peer_fetch:
+            self.carrier.retry_waiting()
+
     def published_stats(self):
         """Stats entries for the driver's get_available_resource().
 

@@ -19,7 +19,9 @@ so that no host serves more than ``fleet.FANOUT`` copies at once. Where
 the parent is down, and while Glance is unavailable, any holder serves,
 picked at random so that the copies spread over the holders. A host
 goes to Glance itself when no peer holds the image and every seeder is
-down, or after ``[precache] peer_wait`` seconds of waiting. Up to
+down, or after ``[precache] peer_wait`` seconds of waiting. A waiting
+host looks at its parent again every ``retry_seconds()``, between passes,
+and copies as soon as the parent holds the image. Up to
 ``TRIES`` holders are tried per pass. Without ``peer_fetch``, or where
 the fleet cannot be read, every image comes from Glance, as before.
 """
@@ -54,12 +56,25 @@ it; ``why``: what an operator reads in the log.
 """
 
 
+def retry_seconds():
+    """How long a host waiting for its parent waits before looking again.
+
+    An eighth of a pass interval: the look is one compute node read, at
+    a resource update (README: the rollout).
+    """
+    return _interval() // 8
+
+
+def _interval():
+    interval = CONF.image_cache.manager_interval
+    return interval if interval > 0 else _NOVA_DEFAULT_INTERVAL
+
+
 def peer_wait():
     """``[precache] peer_wait``, or its default: two pass intervals."""
     if CONF.precache.peer_wait is not None:
         return CONF.precache.peer_wait
-    interval = CONF.image_cache.manager_interval
-    return 2 * (interval if interval > 0 else _NOVA_DEFAULT_INTERVAL)
+    return 2 * _interval()
 
 
 class Sources(object):

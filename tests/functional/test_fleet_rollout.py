@@ -156,6 +156,27 @@ class FleetRolloutTestCase(peer_hosts.PeerHosts, test.TestCase):
                 self.assertTrue(source.startswith('peer '), source)
         self.assertIn('rsync', self.commands)
 
+    def test_a_waiting_host_copies_before_its_next_pass(self):
+        image_id = self.glance.upload(qemu_img.qcow2_image())['id']
+        self._critical(image_id)
+        seeder = self._seeder(image_id)
+        other = [h for h in self.HOSTS if h != seeder][0]
+        self.assertIn('1 waiting for a peer', self._pass(other))
+        self._pass(seeder)
+
+        # At the driver's resource updates: not due yet, then due.
+        with self._as(other):
+            self.managers[other].retry_waiting()
+            self.assertFalse(self.managers[other].carrier.fetching())
+            self.now += sources.retry_seconds()
+            self.managers[other].retry_waiting()
+        self.assertTrue(image_id in self.managers[other].carrier.fetching()
+                        or os.path.exists(self.base_file(other, image_id)))
+
+        self.assertIn('0 from Glance, 1 from peers', self._pass(other))
+        self.assertEqual('peer %s' % seeder, self._source(other, image_id))
+        self.assertEqual(1, self._downloads(image_id))
+
     def test_glance_down_a_new_critical_image_comes_from_a_peer(self):
         image_id = '6f0d43a2-9e5b-4c6e-8a53-1d1c8f0e2b77'
         data = os.urandom(3 << 20)
