@@ -22,8 +22,10 @@ import os
 from benchmarks import critical_list
 from benchmarks import discovery
 from benchmarks import fetch
+from benchmarks import fleet_read
 from benchmarks import pass_cost
 from benchmarks import peer_copy
+from benchmarks import rollout
 from benchmarks import simulation
 from benchmarks import startup
 from tests.functional import glance_api
@@ -41,8 +43,10 @@ def main():
         print('GLANCE_VENV not set: cases with a real glance-api left out')
         startup.run()
     pass_cost.run()
+    fleet_read.run()
     critical_list.run()
     simulation.run()
+    rollout.main([])
 
 
 if __name__ == '__main__':

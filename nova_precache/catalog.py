@@ -94,11 +94,21 @@ class Catalog(object):
             self.images[image_id] = {}
             self._changed.add(image_id)
 
+    def note_source(self, image_id, source):
+        """Where the base file came from: Glance, or ``peer <host>``."""
+        self.images.setdefault(image_id, {})['source'] = source
+        self._changed.add(image_id)
+
+    def source(self, image_id):
+        return (self.images.get(image_id) or {}).get('source')
+
     def learn(self, image_id, image_meta):
         entry = {k: image_meta.get(k) for k in FIELDS}
         if hasattr(entry.get('created_at'), 'isoformat'):
             # nova's image API gives a datetime, a listing Glance's string.
             entry['created_at'] = entry['created_at'].isoformat()
+        if self.source(image_id):
+            entry['source'] = self.source(image_id)
         entry['learned_at'] = timeutils.utcnow().isoformat()
         self.images[image_id] = entry
         self._changed.add(image_id)

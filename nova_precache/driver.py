@@ -50,6 +50,12 @@ class PrecacheLibvirtDriver(libvirt_driver.LibvirtDriver):
     def get_available_resource(self, nodename):
         data = super().get_available_resource(nodename)
         data['stats'].update(self.image_cache_manager.published_stats())
+        try:
+            # Every 60 s: a rollout need not wait for the next pass.
+            self.image_cache_manager.retry_waiting()
+        except Exception:
+            LOG.exception('Could not look for the peers of the images '
+                          'waiting for one; the next pass will')
         return data
 
     def spawn(self, context, instance, image_meta, injected_files,

@@ -38,6 +38,7 @@ from nova_precache import catalog
 from nova_precache import conf
 from nova_precache import critical
 from nova_precache import discovery
+from nova_precache import fleet
 from nova_precache import glance
 from nova_precache import local_disks
 from nova_precache import notifications
@@ -85,6 +86,8 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
         self.kept_files = frozenset()
         # {base file name: set of root_gb} of the local instance disks.
         self.root_sizes = {}
+        # The critical list the plan was made with.
+        self.critical = {}
 
     # nova's pass, with the plan's files protected from its aging.
 
@@ -97,6 +100,7 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
                         'exist', CONF.instances_path)
             return super().update(context, all_instances)
         started = time.monotonic()
+        fleet.forget(CONF.host)
         fileutils.ensure_tree(self.cache_dir)
         self.catalog = catalog.Catalog(self.cache_dir, self.lock_path)
         self._in_pass = True
@@ -107,13 +111,16 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
         if self.last_plan is None:
             return
         summary = self.carrier.carry_out(context, self.last_plan,
-                                         self.catalog, self.root_sizes)
+                                         self.catalog, self.root_sizes,
+                                         critical=self.critical)
         self._best_first = [e.image_id for e in self.last_plan.cut.keep]
         self._published = None
         summary['seconds'] = time.monotonic() - started
         LOG.info('Pre-caching pass: %(kept)d images kept, %(fetched)d '
-                 'fetched (%(bytes)d bytes), %(failed)d failed, %(deferred)d '
-                 'waiting for Glance, %(left_out)d left out by the budget, '
+                 'fetched (%(bytes)d bytes; %(from_glance)d from Glance, '
+                 '%(from_peers)d from peers), %(failed)d failed, '
+                 '%(waiting_glance)d waiting for Glance, %(waiting_peer)d '
+                 'waiting for a peer, %(left_out)d left out by the budget, '
                  '%(targets)d resize targets built, in %(seconds).2f s',
                  summary)
         notifications.pass_end(CONF.host, summary)
@@ -138,10 +145,11 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
         in_use = {image_id: local + remote for image_id, (
                   local, remote, _) in self.used_images.items()
                   if uuidutils.is_uuid_like(image_id) and local + remote}
+        self.critical = self.critical_images.load(
+            CONF.precache.critical_images_file)
         inputs = planner.Inputs(
             context, CONF.host, self.rankers, self.catalog, in_use,
-            self.critical_images.load(CONF.precache.critical_images_file),
-            self.cache_dir)
+            self.critical, self.cache_dir)
         self.discovery.refresh(context, self.catalog)
         return planner.make(
             inputs, learn=functools.partial(self.glance.learn, context,
@@ -273,6 +281,11 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
              for image_id in ordered},
             critical=self.critical_images.load(
                 CONF.precache.critical_images_file))
+
+    def retry_waiting(self):
+        """Between passes: copy what waits for a peer that now holds it."""
+        if CONF.precache.enabled and CONF.precache.peer_fetch:
+            self.carrier.retry_waiting()
 
     def published_stats(self):
         """Stats entries for the driver's get_available_resource().

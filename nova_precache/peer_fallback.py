@@ -23,26 +23,22 @@ unchanged; if no peer can help, nova's own error stands.
 """
 
 import os
+import random
 
 from oslo_log import log as logging
 
-from nova import objects
-
 from nova_precache import catalog
 from nova_precache import conf
+from nova_precache import fleet
 from nova_precache import glance
 from nova_precache import peers
-from nova_precache import stats
 
 LOG = logging.getLogger(__name__)
 CONF = conf.CONF
 
 
 def enabled():
-    # [precache] peer_fetch belongs to the fleet's options; without
-    # them, nothing changes.
-    return CONF.precache.enabled and bool(
-        getattr(CONF.precache, 'peer_fetch', False))
+    return CONF.precache.enabled and CONF.precache.peer_fetch
 
 
 def wrap(fetch_func, kwargs):
@@ -83,18 +79,16 @@ def wrap(fetch_func, kwargs):
 def holding(context, image_id):
     """Other computes that publish ``image_id``, as peers to copy from.
 
-    From their ``precache_images`` stats, critical holders first (they
-    never age the image out).
+    Found in a fresh, bounded read of the fleet (``nova_precache.fleet``:
+    a sample, and the image's seeders); critical holders first (they
+    never age the image out), then in random order, so that spawns spread
+    over the holders.
     """
-    found = []
-    for node in objects.ComputeNodeList.get_all(context.elevated()):
-        if node.host == CONF.host or not node.host_ip:
-            continue
-        if image_id in stats.decode(node.stats):
-            critical = image_id in stats.decode_critical(node.stats)
-            found.append((not critical, node.host,
-                          peers.Peer(node.host, str(node.host_ip))))
-    return [peer for _, _, peer in sorted(found)]
+    holders = fleet.view(context.elevated(), CONF.host, fresh=True).holders(
+        image_id)
+    random.shuffle(holders)
+    holders.sort(key=lambda node: image_id not in node.critical)
+    return [peers.Peer(node.host, node.address) for node in holders]
 
 
 def _meta(cache_dir, image_id):

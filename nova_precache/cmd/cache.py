@@ -206,7 +206,8 @@ class Status(cmd.Command, lister.Lister):
             rows.append((name, image_id or '', st.st_blocks * 512,
                          _age(now - st.st_mtime),
                          discovery.shown_status(host.catalog, image_id), fate,
-                         '; '.join(why)))
+                         '; '.join(why),
+                         _source(host.catalog, image_id, name)))
         wanted = planner.wanted_targets(host.root_sizes, plan.cut)
         for (base, root_gb), path in sorted(_targets(host.cache_dir)):
             st = os.stat(path)
@@ -216,9 +217,17 @@ class Status(cmd.Command, lister.Lister):
             rows.append((os.path.relpath(path, host.cache_dir), image_id,
                          st.st_blocks * 512, _age(now - st.st_mtime),
                          discovery.shown_status(host.catalog, image_id), fate,
-                         '%dG resize target of %s' % (root_gb, base)))
+                         '%dG resize target of %s' % (root_gb, base),
+                         'built here'))
         return (('File', 'Image ID', 'Bytes', 'Age', 'Glance status', 'Fate',
-                 'Why'), rows)
+                 'Why', 'Source'), rows)
+
+
+def _source(catalog, image_id, name):
+    """Where a base file came from: Glance, a peer, or a spawn (unknown)."""
+    if not image_id or '_' in name:
+        return ''
+    return catalog.source(image_id) or 'not recorded'
 
 
 def _targets(cache_dir):
@@ -277,7 +286,8 @@ class Run(cmd.Command, lister.Lister):
             summary = carrier.Carrier(
                 host.cache_dir, host.lock_path, host.glance).carry_out(
                     context, plan, host.catalog, host.root_sizes,
-                    prune_targets=False, wait_all=True)
+                    prune_targets=False, wait_all=True,
+                    critical=host.critical)
         notifications.pass_end(CONF.host, dict(
             summary, seconds=time.monotonic() - started))
         outcomes = summary['outcomes']

@@ -12,8 +12,9 @@
 
 """Images held by more of the other compute nodes rank higher.
 
-Cloud-wide popularity from what the other nodes publish in their stats
-(``ComputeNodeList`` through the conductor): one call per pass, no Glance
+Cloud-wide popularity from what the other nodes publish in their stats,
+counted in the pass's sample of the fleet (``nova_precache.fleet``): a
+bounded read through the conductor whatever the fleet's size, no Glance
 call and no scan of the instances table.
 """
 
@@ -21,37 +22,25 @@ import collections
 
 from oslo_log import log as logging
 
-from nova import objects
-from nova.objects import base as objects_base
-
 from nova_precache import conf
+from nova_precache import fleet
 from nova_precache import ranking
-from nova_precache import stats
 
 LOG = logging.getLogger(__name__)
 CONF = conf.CONF
 
 
-def _nova_db_reachable():
-    """Whether this process reads nova's DB (conductor or a connection).
-
-    nova-compute goes through the conductor; ``nova-precache`` on a
-    compute node has neither, and this ranker then has no say.
-    """
-    return (objects_base.NovaObject.indirection_api is not None or
-            bool(CONF.database.connection))
-
-
 class ClusterUsageRanker(ranking.Ranker):
 
     def score(self, signals):
-        if not _nova_db_reachable():
+        if not fleet.reachable():
             LOG.debug('cluster_usage: neither the conductor nor nova\'s '
                       'database is configured here; no say')
             return {}
         holders = collections.Counter()
-        for node in objects.ComputeNodeList.get_all(signals.context):
-            if node.host != signals.host:
-                holders.update(stats.decode(node.stats).keys())
-        return {image_id: (count, 'held by %d other host(s)' % count)
+        sampled = fleet.view(signals.context, signals.host).others()
+        for node in sampled:
+            holders.update(node.images)
+        return {image_id: (count, 'held by %d of %d sampled hosts'
+                           % (count, len(sampled)))
                 for image_id, count in holders.items()}

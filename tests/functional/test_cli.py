@@ -342,8 +342,8 @@ class PassCommandTestCase(CommandLineTestCase):
         result = self.precache('run', '-f', 'json')
         outcomes = {r['Image ID']: r['Outcome']
                     for r in json.loads(result.stdout)}
-        self.assertEqual({self.qcow2['id']: 'fetched',
-                          self.raw['id']: 'fetched'}, outcomes)
+        self.assertEqual({self.qcow2['id']: 'fetched from Glance',
+                          self.raw['id']: 'fetched from Glance'}, outcomes)
         self.assertCached(self.qcow2)
         self.assertCached(self.raw)
         # Not a terminal: plain progress lines on stderr.

@@ -27,7 +27,6 @@ import os
 import fixtures
 from nova.tests.functional.api import client
 from nova import utils
-from oslo_config import cfg
 
 from nova_precache import conf
 from tests.functional import base
@@ -35,15 +34,6 @@ from tests import qemu_img
 from tests import sshd
 
 CONF = conf.CONF
-
-# [precache] peer_fetch is one of the fleet's options; where they are not
-# registered, this test process registers it (default False: no other
-# test sees a change).
-try:
-    CONF.precache.peer_fetch
-except cfg.NoSuchOptError:
-    CONF.register_opt(cfg.BoolOpt('peer_fetch', default=False),
-                      group='precache')
 
 
 class EvacuateFromPeerTestCase(base.PrecacheServersTestBase):
