@@ -245,11 +245,10 @@ class PrecacheImageCacheManager(imagecache.ImageCacheManager):
     # Publishing.
 
     def record(self, image_id):
-        """Note an image that nova itself put in the cache.
+        """Note an image nova itself cached (``cache_image`` or a spawn).
 
-        nova's pre-cache API (``cache_image``) or a spawn. An image whose
-        base file is not there (a volume-backed server) or that is
-        published already changes nothing.
+        One without a base file (volume-backed) or published already
+        changes nothing.
         """
         if not CONF.precache.enabled:
             return

@@ -21,7 +21,6 @@ but never removes a base file: aging needs nova's view of the instances
 and stays with nova-compute's periodic task.
 """
 
-import functools
 import os
 import time
 
@@ -30,104 +29,19 @@ from oslo_log import log as logging
 from oslo_utils import fileutils
 
 from nova import context as nova_context
-from nova import exception
-from nova.virt.libvirt import imagecache as nova_imagecache
 
 from nova_precache import carrier
-from nova_precache import catalog
 from nova_precache import cmd
+from nova_precache.cmd import host_cache
 from nova_precache.cmd import progress
 from nova_precache import conf
-from nova_precache import critical
 from nova_precache import discovery
-from nova_precache import glance
-from nova_precache import local_disks
 from nova_precache import notifications
 from nova_precache import planner
-from nova_precache import ranking
 from nova_precache import targets
 
 LOG = logging.getLogger(__name__)
 CONF = conf.CONF
-
-
-def _check_instances_path():
-    if not os.path.isdir(CONF.instances_path):
-        raise cmd.BadConfig('instances_path %s does not exist'
-                            % CONF.instances_path)
-
-
-class HostCache(object):
-    """This host's cache, its instance disks and the plan of its pass."""
-
-    def __init__(self):
-        _check_instances_path()
-        try:
-            conf.check(CONF)
-            self.rankers = ranking.load(CONF.precache.rankers)
-        except exception.InvalidConfiguration as e:
-            # An unknown ranker, a [precache] value conf.check() refuses.
-            raise cmd.BadConfig(str(e))
-        self.cache_dir = os.path.join(CONF.instances_path,
-                                      CONF.image_cache.subdirectory_name)
-        self.lock_path = os.path.join(CONF.instances_path, 'locks')
-        self.catalog = catalog.Catalog(self.cache_dir, self.lock_path)
-        self.glance = glance.Glance()
-        self.disks = local_disks.scan(
-            CONF.instances_path, skip={CONF.image_cache.subdirectory_name})
-        self.image_of = {nova_imagecache.get_cache_fname(image_id): image_id
-                         for image_id in self.catalog.images}
-        self.in_use = {self.image_of[base]: len({d.instance for d in disks})
-                       for base, disks in self.disks.items()
-                       if base in self.image_of}
-        self.root_sizes = {
-            base: {local_disks.root_gb(d.virtual_size) for d in disks
-                   if d.name == 'disk' and local_disks.root_gb(
-                       d.virtual_size)}
-            for base, disks in self.disks.items()}
-        # A missing or unreadable list is logged, as nova-compute does, and
-        # the last good list nova-compute kept is used, never written.
-        self.critical = critical.CriticalImages(
-            os.path.join(self.cache_dir, catalog.DIRNAME), self.lock_path,
-            read_only=True).load(
-            CONF.precache.critical_images_file)
-
-    def plan(self, context, ask_glance):
-        """The plan nova-compute's pass would make from the same facts."""
-        inputs = planner.Inputs(context, CONF.host, self.rankers,
-                                self.catalog, self.in_use, self.critical,
-                                self.cache_dir)
-        if not ask_glance:
-            return planner.make(inputs)
-        found = discovery.Discovery(self.glance, os.path.join(
-            self.cache_dir, catalog.DIRNAME), self.lock_path)
-        found.refresh(context, self.catalog)
-        return planner.make(inputs, *(functools.partial(
-            f, context, self.catalog) for f in (self.glance.learn,
-                                                found.reread)))
-
-
-class NovaAging(nova_imagecache.ImageCacheManager):
-    """nova's own aging rules for the files of a cache, asked, not applied.
-
-    nova's removal methods pick the age each kind of file may reach
-    unused; here they record it instead of removing anything, so that
-    ``status`` follows nova's rules as nova changes them.
-    """
-
-    def __init__(self, cache_dir):
-        super().__init__()
-        self.max_age = {}
-        self._scan_base_images(cache_dir)
-        for path in self.unexplained_images:
-            self._remove_base_file(path)
-        for name in self.back_swap_images:
-            self._remove_swap_file(os.path.join(cache_dir, name))
-        for name in self.back_ephemeral_images:
-            self._remove_ephemeral_file(os.path.join(cache_dir, name))
-
-    def _remove_old_enough_file(self, base_file, maxage, remove_lock=True):
-        self.max_age[os.path.basename(base_file)] = maxage
 
 
 def _name(catalog, image_id):
@@ -155,7 +69,7 @@ class Plan(cmd.Command, lister.Lister):
     """
 
     def take_action(self, parsed_args):
-        host = HostCache()
+        host = host_cache.HostCache()
         plan = host.plan(nova_context.get_admin_context(), ask_glance=False)
         return (('Rank', 'Image ID', 'Name', 'Size', 'Glance status',
                  'Decision', 'Reasons'),
@@ -174,7 +88,7 @@ class Status(cmd.Command, lister.Lister):
     """
 
     def take_action(self, parsed_args):
-        host = HostCache()
+        host = host_cache.HostCache()
         plan = host.plan(nova_context.get_admin_context(), ask_glance=False)
         kept = {e.image_id: rank for rank, e, decision in
                 planner.decisions(plan) if decision in ('keep', 'fetch')}
@@ -183,7 +97,7 @@ class Status(cmd.Command, lister.Lister):
         rows = []
         names = (os.listdir(host.cache_dir)
                  if os.path.isdir(host.cache_dir) else [])
-        max_age = NovaAging(host.cache_dir).max_age if names else {}
+        max_age = host_cache.NovaAging(host.cache_dir).max_age if names else {}
         for name in sorted(names):
             path = os.path.join(host.cache_dir, name)
             if not os.path.isfile(path):
@@ -268,14 +182,14 @@ class Run(cmd.Command, lister.Lister):
         if not CONF.precache.enabled:
             raise cmd.BadConfig('[precache] enabled is false: nova-compute '
                                 'would not keep what this run fetches')
-        _check_instances_path()
+        host_cache.check_instances_path()
         owner = os.stat(CONF.instances_path).st_uid
         if os.geteuid() != owner:
             raise cmd.BadConfig(
                 'run this as the owner of %s (uid %d), as nova-compute '
                 'runs: files made by another user would lock it out'
                 % (CONF.instances_path, owner))
-        host = HostCache()
+        host = host_cache.HostCache()
         fileutils.ensure_tree(host.cache_dir)
         context = nova_context.get_admin_context()
         plan = host.plan(context, ask_glance=True)
