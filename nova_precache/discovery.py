@@ -34,14 +34,11 @@ the budget needs and would cost one more GET per image.
 
 import json
 import os
-import re
 import time
 from urllib import parse
 
 from oslo_log import log as logging
 from oslo_utils import timeutils
-
-from nova import utils
 
 from nova_precache import conf
 from nova_precache import critical
@@ -66,8 +63,6 @@ SHARED = ('public', 'community')
 # nova-compute or a ``nova-precache run`` waits for the interval as well.
 STATE_FILE = 'discovery.json'
 _LOCK = 'precache-discovery'
-_TMP_PREFIX = '.discovery.'
-_TMP = re.compile(re.escape(_TMP_PREFIX))
 
 
 def discoverable(meta):
@@ -164,18 +159,11 @@ class Discovery(object):
     def _save(self):
         if self._state_dir is None:
             return
-        files.remove_leftovers(self._state_dir, _TMP, self._lock_path,
-                               'an interrupted save', lock_name=_LOCK)
-
-        @utils.synchronized(_LOCK, external=True, lock_path=self._lock_path)
-        def _locked_save():
-            os.makedirs(self._state_dir, exist_ok=True)
-            files.replace(os.path.join(self._state_dir, STATE_FILE),
-                          json.dumps({'refreshed_at': self.refreshed_at})
-                          .encode(), _TMP_PREFIX)
-
         try:
-            _locked_save()
+            files.write_locked(
+                os.path.join(self._state_dir, STATE_FILE),
+                json.dumps({'refreshed_at': self.refreshed_at}).encode(),
+                _LOCK, self._lock_path, 'an interrupted save')
         except OSError as e:
             LOG.warning('Cannot record the time of the Glance refresh: '
                         '%s; the next pass refreshes again', e)

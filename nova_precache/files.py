@@ -14,11 +14,13 @@
 
 Each guards one promise: a reader sees the old file or the new one, never
 a torn one (``replace``); what a crash left behind goes, but never a file
-someone is writing now (``remove_leftovers``); the mtime nova ages by is
+someone is writing now (``remove_leftovers``, and both for a small state
+file, ``write_locked``); the mtime nova ages by is
 freshened under nova's own lock for the file (``touch``).
 """
 
 import os
+import re
 import tempfile
 
 from oslo_concurrency import lockutils
@@ -90,6 +92,27 @@ def remove_leftovers(directory, pattern, lock_path, what, blocking=True,
             _locked_remove()
         except lockutils.AcquireLockFailedException:
             LOG.debug('Not removing %s: it is being written', leftover)
+
+
+def write_locked(path, data, lock_name, lock_path, what):
+    """``replace`` a small state file under nova's lock ``lock_name``.
+
+    What a crash left of an earlier write (``.<name>.*`` beside it) goes
+    first, under the same lock, so never a write under way.
+    :param what: how the log says leftovers came to be, as for
+        ``remove_leftovers``.
+    """
+    directory, name = os.path.split(path)
+    prefix = '.%s.' % os.path.splitext(name)[0]
+    remove_leftovers(directory, re.compile(re.escape(prefix)), lock_path,
+                     what, lock_name=lock_name)
+
+    @utils.synchronized(lock_name, external=True, lock_path=lock_path)
+    def _locked_write():
+        os.makedirs(directory, exist_ok=True)
+        replace(path, data, prefix)
+
+    _locked_write()
 
 
 def touch(path, lock_path, lock_name=None):

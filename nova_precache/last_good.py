@@ -23,20 +23,15 @@ corrupt one is logged and ignored.
 
 import json
 import os
-import re
 
 from oslo_log import log as logging
-
-from nova import utils
 
 from nova_precache import files
 
 LOG = logging.getLogger(__name__)
 
 FILENAME = 'critical-images.json'
-_TMP_PREFIX = '.critical-images.'
 _LOCK = 'precache-critical-images'
-_TMP = re.compile(re.escape(_TMP_PREFIX))
 
 
 def record(source, read_at, images):
@@ -75,16 +70,7 @@ def write(state_dir, lock_path, kept):
     """
     if not os.path.isdir(os.path.dirname(state_dir)):
         return False
-    os.makedirs(state_dir, exist_ok=True)
-    files.remove_leftovers(state_dir, _TMP, lock_path,
-                           'an interrupted save of the critical list',
-                           lock_name=_LOCK)
-
-    @utils.synchronized(_LOCK, external=True, lock_path=lock_path)
-    def _write():
-        files.replace(os.path.join(state_dir, FILENAME),
-                      json.dumps(kept, indent=1).encode('utf-8'),
-                      _TMP_PREFIX)
-
-    _write()
+    files.write_locked(os.path.join(state_dir, FILENAME),
+                       json.dumps(kept, indent=1).encode('utf-8'), _LOCK,
+                       lock_path, 'an interrupted save of the critical list')
     return True

@@ -154,6 +154,19 @@ class DiscoveryTestCase(test.NoDBTestCase):
         self.assertEqual(['discovery.json'], [
             n for n in os.listdir(state) if 'discovery.' in n])
 
+    def test_save_removes_what_a_crash_left_of_an_earlier_one(self):
+        state = self.useFixture(fixtures.TempDir()).path
+        for name in ('.discovery.k3x9q1', '.catalog.k3x9q1'):
+            open(os.path.join(state, name), 'w').close()
+        self.discovery = discovery.Discovery(self.glance, state, state,
+                                             clock=lambda: self.now)
+        self.stub.add()
+        self.assertEqual(1, self.refresh())
+        # Its own leftover goes; another file's is that file's to sweep.
+        self.assertEqual(['.catalog.k3x9q1', 'discovery.json'], sorted(
+            n for n in os.listdir(state) if not n.endswith('.lock') and
+            not n.startswith('nova-')))
+
     def test_one_request_per_project_page(self):
         self.flags(operator_projects=['ops', 'ops2'], group='precache')
         self.stub.add()
