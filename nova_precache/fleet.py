@@ -61,16 +61,15 @@ FANOUT = 8
 # Pages read after the highest known ID in one pass, at most.
 _TAIL_PAGES = 10
 
-# A compute node as peers see it: ID, host, host_ip (or None), and the
-# image IDs and critical image IDs it publishes.
+# A compute node as peers see it: ID, host, host_ip (or None), the image
+# IDs and critical image IDs it publishes.
 Node = collections.namedtuple('Node', 'id host address images critical')
 
 
 def reachable():
     """Whether this process reads nova's DB (conductor or a connection).
 
-    nova-compute goes through the conductor; ``nova-precache`` on a
-    compute node has neither, and knows nothing of the fleet.
+    nova-compute goes through the conductor; ``nova-precache`` has neither.
     """
     return (objects_base.NovaObject.indirection_api is not None or
             bool(CONF.database.connection))
@@ -139,8 +138,7 @@ class Fleet(object):
         self.nodes = nodes or NovaNodes()
         self.rng = rng or random.Random()
         self.top = None
-        # {host: its compute node's ID}
-        self.ids = {}
+        self.ids = {}  # {host: its compute node's ID}
 
     def view(self, context, host):
         """A ``View`` of the fleet as ``host`` sees it now."""
@@ -200,21 +198,6 @@ class Fleet(object):
         last = after(low)
         return last[0].id if last else low
 
-    def seeders(self, context, image_id, count, known=None):
-        """The ``count`` live nodes that seed ``image_id``, best first."""
-        found = []
-        for node_id in ranked(image_id, self.top or 0)[:count * _SKIP]:
-            if known is not None and node_id in known:
-                found.append(known[node_id])
-            else:
-                node = self.nodes.get(context, node_id)
-                if node is None:
-                    continue
-                found.append(node_of(node))
-            if len(found) == count:
-                break
-        return found
-
 
 class View(object):
     """The fleet as one pass sees it: a sample, and seeders read on demand."""
@@ -224,6 +207,7 @@ class View(object):
         self.context = context
         self.host = host
         self.sample = sample
+        self._order = {}
         self._seeders = {}
         self._up = {}
 
@@ -231,12 +215,29 @@ class View(object):
         """The sampled nodes other than this host's."""
         return [n for n in self.sample.values() if n.host != self.host]
 
+    def order(self, image_id):
+        """``ranked()`` node IDs for ``image_id``, worked out once a view."""
+        if image_id not in self._order:
+            self._order[image_id] = ranked(image_id, self.fleet.top or 0)
+        return self._order[image_id]
+
     def seeders(self, image_id):
+        """The ``[precache] glance_seeders`` live nodes first in the order."""
         if image_id not in self._seeders:
-            self._seeders[image_id] = self.fleet.seeders(
-                self.context, image_id, CONF.precache.glance_seeders,
-                known=self.sample)
+            count, found = CONF.precache.glance_seeders, []
+            for node_id in self.order(image_id)[:count * _SKIP]:
+                node = self.sample.get(node_id) or self._node(node_id)
+                if node is not None:
+                    found.append(node)
+                if len(found) == count:
+                    break
+            self._seeders[image_id] = found
         return self._seeders[image_id]
+
+    def _node(self, node_id):
+        """The live node of ID ``node_id`` read now, or None."""
+        node = self.fleet.nodes.get(self.context, node_id)
+        return None if node is None else node_of(node)
 
     def parent(self, image_id):
         """The live node this host copies ``image_id`` from, or None.
@@ -247,17 +248,16 @@ class View(object):
         ids = self.fleet.ids
         if self.host not in ids:
             ids[self.host] = self.fleet.nodes.own_id(self.context, self.host)
-        order = ranked(image_id, self.fleet.top or 0)
+        order = self.order(image_id)
         if ids[self.host] not in order:
             return None
         rank = order.index(ids[self.host])
         seeders = CONF.precache.glance_seeders
         while rank >= seeders:
             rank = (rank - seeders) // FANOUT
-            node = self.sample.get(order[rank]) or self.fleet.nodes.get(
-                self.context, order[rank])
+            node = self.sample.get(order[rank]) or self._node(order[rank])
             if node is not None:
-                return node if isinstance(node, Node) else node_of(node)
+                return node
         return None
 
     def is_up(self, host):
