@@ -277,6 +277,13 @@ class PrecacheServersTestBase(base.ServersTestBase):
                     size=len(data), visibility='public', properties={})
         return self.glance.create(self.ctxt, meta, data=io.BytesIO(data))
 
+    def age_unused_at_once(self):
+        """nova's aging removes whatever nothing protects at its next pass."""
+        self.flags(remove_unused_base_images=True,
+                   remove_unused_original_minimum_age_seconds=0,
+                   remove_unused_resized_minimum_age_seconds=0,
+                   group='image_cache')
+
     def glance_down(self):
         """Every image call of the harness's Glance fails from now on."""
         down = exception.GlanceConnectionFailed(server='glance',

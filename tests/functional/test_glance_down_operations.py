@@ -35,10 +35,7 @@ class GlanceDownOperationsTestCase(base.PrecacheServersTestBase):
         self.useFixture(base.RealImageBackend())
         critical_file = os.path.join(
             self.useFixture(fixtures.TempDir()).path, 'critical')
-        self.flags(remove_unused_base_images=True,
-                   remove_unused_original_minimum_age_seconds=0,
-                   remove_unused_resized_minimum_age_seconds=0,
-                   group='image_cache')
+        self.age_unused_at_once()
         self.flags(enabled=True, critical_images_file=critical_file,
                    min_free_disk_gb=0, group='precache')
         self.start_compute('compute1')

@@ -32,10 +32,7 @@ class ImageCachePassTestCase(base.PrecacheServersTestBase):
         super().setUp()
         self.useFixture(base.RealImageBackend())
         # Age out anything unused at once, so "kept" means "seen in use".
-        self.flags(remove_unused_base_images=True,
-                   remove_unused_original_minimum_age_seconds=0,
-                   remove_unused_resized_minimum_age_seconds=0,
-                   group='image_cache')
+        self.age_unused_at_once()
         self.start_compute('compute1')
         self.start_compute('compute2')
         self.image_id = self.create_image(qemu_img.qcow2_image())['id']

@@ -42,11 +42,7 @@ class PrecachePassTestCase(base.PrecacheServersTestBase):
             self.useFixture(fixtures.TempDir()).path, 'critical-images')
         with open(self.critical_file, 'w'):
             pass
-        # Age out anything unprotected at once.
-        self.flags(remove_unused_base_images=True,
-                   remove_unused_original_minimum_age_seconds=0,
-                   remove_unused_resized_minimum_age_seconds=0,
-                   group='image_cache')
+        self.age_unused_at_once()
         self.flags(enabled=True, critical_images_file=self.critical_file,
                    operator_projects=[OPERATOR], min_free_disk_gb=0,
                    group='precache')

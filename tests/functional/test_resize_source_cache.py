@@ -53,10 +53,7 @@ class ResizeSourceBaseFileTestCase(base.PrecacheServersTestBase):
         # The computes name each other by hostname, not by the my_ip they
         # all share (see test_target_moves).
         self.flags(migration_inbound_addr='%s', group='libvirt')
-        self.flags(remove_unused_base_images=True,
-                   remove_unused_original_minimum_age_seconds=0,
-                   remove_unused_resized_minimum_age_seconds=0,
-                   group='image_cache')
+        self.age_unused_at_once()
         self.image = self.create_image(
             qemu_img.qcow2_image(pattern=IMAGE_DATA))['id']
         self.base_name = nova_imagecache.get_cache_fname(self.image)
